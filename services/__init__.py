@@ -1,0 +1,1 @@
+"""Brink's three services (ingest, enrichment, alerting) and the `brink` command line."""

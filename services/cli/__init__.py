@@ -1,0 +1,1 @@
+"""The `brink` command: publish articles, follow alerts, analyse files offline."""
