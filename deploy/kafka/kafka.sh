@@ -35,8 +35,13 @@ fetch() {
   command -v mvn >/dev/null || { log "Maven (mvn) is required to fetch the broker jars"; exit 1; }
   log "resolving org.apache.kafka:kafka_2.13 and its runtime dependencies from Maven Central"
   rm -rf "$libs.tmp"
-  mvn -q -B -ntp -Dstyle.color=never -f "$here/pom.xml" dependency:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$libs.tmp"
+  mkdir -p "$home"
+  if ! mvn -q -B -ntp -Dstyle.color=never -f "$here/pom.xml" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$libs.tmp" >"$home/mvn.log" 2>&1; then
+    cat "$home/mvn.log" >&2
+    log "Maven could not resolve the broker jars (log above, also in $home/mvn.log)"
+    exit 1
+  fi
   rm -rf "$libs"
   mv "$libs.tmp" "$libs"
   echo "$want" >"$stamp"
