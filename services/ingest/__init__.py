@@ -1,0 +1,1 @@
+"""The ingest service: articles.raw (and HTTP) -> validated, normalised, deduplicated articles."""

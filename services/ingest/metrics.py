@@ -1,0 +1,47 @@
+"""Ingest's Prometheus metrics (names agreed with the team: brink_ingest_<noun>_<unit>)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from services.ingest.normalise import REASONS
+
+RECEIVED = Counter(
+    "brink_ingest_received_total",
+    "Raw records consumed from articles.raw, by how they came in (kafka, or http via the API).",
+    ["via"],
+)
+PUBLISHED = Counter(
+    "brink_ingest_published_total",
+    "Articles written to the articles topic (first copies and marked duplicates).",
+)
+DUPLICATES = Counter(
+    "brink_ingest_duplicates_total",
+    "Articles marked as a later copy of a story seen within the window.",
+    ["kind"],
+)
+DEAD_LETTERED = Counter(
+    "brink_ingest_dead_lettered_total",
+    "Raw records sent unchanged to articles.deadletter, by reason.",
+    ["reason"],
+)
+PROCESSING = Histogram(
+    "brink_ingest_processing_seconds",
+    "Time to validate, normalise and deduplicate one raw record.",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+LAG = Gauge(
+    "brink_ingest_consumer_lag",
+    "Records in articles.raw not yet committed by the ingest consumer group.",
+    ["topic", "partition"],
+)
+
+
+def initialise() -> None:
+    """Create every label set at zero so rate() and alerts see the series from the start."""
+    for via in ("kafka", "http"):
+        RECEIVED.labels(via=via)
+    for kind in ("exact", "near"):
+        DUPLICATES.labels(kind=kind)
+    for reason in REASONS:
+        DEAD_LETTERED.labels(reason=reason)

@@ -1,0 +1,311 @@
+"""Turning raw bytes from ``articles.raw`` into a normalised `Article` (pure: no Kafka, no I/O).
+
+Owns: how raw bytes are classified (JSON object or plain UTF-8 text, and every way they can be
+bad), text clean-up (Unicode NFC, whitespace, HTML to text), timestamp parsing to UTC, language
+detection, URL canonicalisation and the stable article id and content hash.
+
+Every refusal raises `shared.codec.DecodeError` whose ``reason`` is a fixed code (a metrics label
+and the dead-letter ``brink.dlq.reason`` header): the codec's reasons plus those defined here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+import unicodedata
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from shared import codec
+from shared.codec import DecodeError
+from shared.schemas import Article, RawArticle
+
+# Reasons added to the codec's (all fixed, safe as a Prometheus label).
+BINARY = "binary"
+EMPTY_BODY = "empty_body"
+INVALID_TIMESTAMP = "invalid_timestamp"
+PROCESSING_ERROR = "processing_error"
+REASONS = (*codec.REASONS, BINARY, EMPTY_BODY, INVALID_TIMESTAMP, PROCESSING_ERROR)
+
+ID_HEX_CHARS = 16  # 64 bits of SHA-256: collisions are negligible at news volumes
+
+# Query parameters that identify a campaign or click, never the article.
+TRACKING_PARAMS = frozenset(
+    {
+        "fbclid",
+        "gclid",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "msclkid",
+        "yclid",
+        "igshid",
+        "mc_cid",
+        "mc_eid",
+        "_ga",
+        "_gl",
+        "ncid",
+        "cmpid",
+        "ocid",
+        "smid",
+        "spm",
+        "ref_src",
+    }
+)
+TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_")
+
+_HTML_HINT = re.compile(
+    r"<\s*(?:html|head|body|p|div|br|span|a\s|article|section|h[1-6]|ul|ol|li|table|em|strong|b|i)\b[^>]*>",
+    re.IGNORECASE,
+)
+_INLINE_SPACE = re.compile(r"[^\S\n]+")  # whitespace except newline
+_MANY_NEWLINES = re.compile(r"\n{3,}")
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+_CONTROL_OK = frozenset("\n\r\t\f\v")
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+# --------------------------------------------------------------------------- raw bytes
+def parse_raw(value: bytes | None, *, max_bytes: int | None = None) -> RawArticle:
+    """Classify and parse one ``articles.raw`` record value.
+
+    A value whose first non-blank character is ``{`` is a JSON object (validated against
+    `RawArticle`; unknown fields are refused); anything else is plain UTF-8 text whose first
+    non-empty line is the headline and the rest the body.
+    """
+    if not value or not value.strip():
+        raise DecodeError(codec.EMPTY, "the message is empty")
+    if max_bytes is not None and len(value) > max_bytes:
+        raise DecodeError(codec.TOO_LARGE, f"{len(value)} bytes is over the limit of {max_bytes}")
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DecodeError(
+            codec.INVALID_UTF8, f"not UTF-8 at byte {exc.start}: {exc.reason}"
+        ) from None
+    if _looks_binary(text):
+        raise DecodeError(BINARY, "the message holds control characters: binary data, not text")
+    head = text.lstrip()[:1]
+    if head == "{":
+        return parse_object(codec.loads_object(value, max_bytes=max_bytes))
+    if head == "[":
+        raise DecodeError(
+            codec.NOT_AN_OBJECT, "a JSON array: send one article per record (brink publish splits)"
+        )
+    return parse_text(text)
+
+
+def parse_object(obj: dict[str, Any]) -> RawArticle:
+    """Validate a parsed JSON object as a `RawArticle` (raises `DecodeError`)."""
+    return codec.validate(obj, RawArticle)
+
+
+def parse_text(text: str) -> RawArticle:
+    """Plain text: the first non-empty line is the title, the rest the body.
+
+    A single line of text is taken as the body (with no title) rather than refused.
+    """
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    for i, line in enumerate(lines):
+        if line.strip():
+            rest = "\n".join(lines[i + 1 :])
+            if not rest.strip():
+                return RawArticle(text=line)
+            return RawArticle(title=line, text=rest)
+    raise DecodeError(codec.EMPTY, "the message is only whitespace")
+
+
+def _looks_binary(text: str) -> bool:
+    sample = text[:4096]
+    bad = sum(1 for ch in sample if unicodedata.category(ch) == "Cc" and ch not in _CONTROL_OK)
+    return "\x00" in sample or bad > max(2, len(sample) // 100)
+
+
+# --------------------------------------------------------------------------- text
+def clean_text(text: str) -> str:
+    """Unicode NFC, no invisible characters, single spaces, at most one blank line in a row."""
+    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = [_INLINE_SPACE.sub(" ", line).strip() for line in text.split("\n")]
+    return _MANY_NEWLINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+def looks_like_html(text: str) -> bool:
+    return _HTML_HINT.search(text) is not None
+
+
+def html_to_text(markup: str) -> str:
+    """Main text of an HTML page (trafilatura), or all text of a fragment it gives up on (lxml)."""
+    import trafilatura
+
+    extracted = trafilatura.extract(
+        markup, include_comments=False, include_tables=False, favor_recall=True
+    )
+    if extracted and extracted.strip():
+        return str(extracted)
+    return _lxml_text(markup)
+
+
+_BLOCKS = frozenset(
+    {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6"}
+    | {"article", "section", "tr", "table", "blockquote", "pre"}
+)
+
+
+def _lxml_text(markup: str) -> str:
+    import lxml.html  # type: ignore[import-untyped]
+
+    try:
+        root = lxml.html.fragment_fromstring(markup, create_parent="div")
+    except (ValueError, lxml.etree.ParserError):
+        return html.unescape(re.sub(r"<[^>]+>", " ", markup))
+    for bad in root.xpath("//script|//style|//noscript"):
+        bad.drop_tree()
+    for el in root.iter():
+        if isinstance(el.tag, str) and el.tag.lower() in _BLOCKS:
+            el.tail = "\n\n" + (el.tail or "")
+    return str(root.text_content())
+
+
+def clean_title(title: str | None) -> str:
+    if not title:
+        return ""
+    if "&" in title:
+        title = html.unescape(title)
+    if "<" in title and looks_like_html(title):
+        title = _lxml_text(title)
+    return " ".join(clean_text(title).split())
+
+
+def clean_body(body: str) -> str:
+    if looks_like_html(body):
+        body = html_to_text(body)
+    return clean_text(body)
+
+
+# --------------------------------------------------------------------------- time
+def parse_timestamp(value: str | int | float | None) -> datetime | None:
+    """ISO 8601, RFC 2822, ``YYYY-MM-DD HH:MM`` or Unix seconds (ms when > 1e11) -> aware UTC.
+
+    Naive times are taken as UTC. Raises `DecodeError` (``invalid_timestamp``) when unreadable.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        raise DecodeError(INVALID_TIMESTAMP, f"published_at: {value!r} is not a time")
+    if isinstance(value, int | float):
+        return _from_epoch(float(value))
+    text = value.strip()
+    if re.fullmatch(r"[+-]?\d+(?:\.\d+)?", text):
+        return _from_epoch(float(text))
+    iso = text[:-1] + "+00:00" if text[-1:] in "Zz" else text
+    try:
+        parsed = datetime.fromisoformat(iso)
+    except ValueError:
+        try:
+            parsed = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            raise DecodeError(
+                INVALID_TIMESTAMP,
+                f"published_at: {text[:80]!r} is not ISO 8601, RFC 2822 or Unix seconds",
+            ) from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _from_epoch(seconds: float) -> datetime:
+    if abs(seconds) > 1e11:  # milliseconds, as JavaScript clients send
+        seconds /= 1000.0
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise DecodeError(INVALID_TIMESTAMP, f"published_at: {seconds} is out of range") from None
+
+
+# --------------------------------------------------------------------------- ids
+def canonical_url(url: str | None) -> str | None:
+    """Lower-case scheme and host, no default port, fragment or tracking parameters; sorted query.
+
+    Returns None for something that is not an absolute http(s) URL.
+    """
+    if not url or not url.strip():
+        return None
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower().rstrip(".")
+    if scheme not in ("http", "https") or not host:
+        return None
+    default = {"http": 80, "https": 443}[scheme]
+    netloc = host if port in (None, default) else f"{host}:{port}"
+    query = sorted(
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if k.lower() not in TRACKING_PARAMS and not k.lower().startswith(TRACKING_PREFIXES)
+    )
+    return urlunsplit((scheme, netloc, parts.path or "/", urlencode(query), ""))
+
+
+def content_hash(title: str, body: str) -> str:
+    """SHA-256 (hex) of the normalised title and body."""
+    return hashlib.sha256(f"{title}\n\n{body}".encode()).hexdigest()
+
+
+def article_id(url: str | None, digest: str) -> str:
+    """From the canonical URL when there is one, else from the content hash; short hex."""
+    if url:
+        return hashlib.sha256(url.encode()).hexdigest()[:ID_HEX_CHARS]
+    return digest[:ID_HEX_CHARS]
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens, the unit of near-duplicate shingles."""
+    return _WORD.findall(text.lower())
+
+
+# --------------------------------------------------------------------------- language
+def detect_language(text: str) -> str:
+    """ISO 639-1 code by py3langid (model in the wheel); 'und' for too little text."""
+    sample = text[:5000]
+    if len(words(sample)) < 3:
+        return "und"
+    from py3langid.langid import classify
+
+    lang, _score = classify(sample)
+    return str(lang)
+
+
+# --------------------------------------------------------------------------- article
+def normalise(raw: RawArticle, received_at: datetime) -> Article:
+    """A first-copy `Article` (no duplicate information yet) from a validated raw article."""
+    title = clean_title(raw.title)
+    body = clean_body(raw.content)
+    if not body:
+        raise DecodeError(EMPTY_BODY, "the body is empty after normalisation")
+    url = canonical_url(raw.url)
+    digest = content_hash(title, body)
+    given = (raw.language or "").strip().lower()
+    language = given if re.fullmatch(r"[a-z]{2,3}", given) else detect_language(f"{title}\n{body}")
+    return Article(
+        id=article_id(url, digest),
+        title=title,
+        body=body,
+        url=url or (raw.url.strip() if raw.url and raw.url.strip() else None),
+        source=clean_title(raw.source) or None,
+        published_at=parse_timestamp(raw.published_at),
+        received_at=received_at,
+        language=language,
+        content_hash=digest,
+        external_id=raw.id,
+        meta=raw.meta,
+    )
+
+
+def process(value: bytes | None, received_at: datetime, *, max_bytes: int | None) -> Article:
+    """Raw record value -> normalised `Article`; every refusal is a `DecodeError`."""
+    return normalise(parse_raw(value, max_bytes=max_bytes), received_at)
