@@ -85,9 +85,13 @@ def test_rules_select_only_metrics_the_services_export() -> None:
     assert dead == {f"brink_{s}_dead_lettered_total" for s in METRICS_PORTS}
 
 
+def job_config(config: str, job: str) -> dict[str, Any]:
+    return next(j for j in load(config)["scrape_configs"] if j["job_name"] == job)
+
+
 def scrape_targets(config: str) -> dict[str, list[str]]:
     return {
-        job["job_name"]: [t for sc in job["static_configs"] for t in sc["targets"]]
+        job["job_name"]: [t for sc in job.get("static_configs", []) for t in sc["targets"]]
         for job in load(config)["scrape_configs"]
     }
 
@@ -99,8 +103,10 @@ def test_local_scrape_config_points_at_the_demo_services() -> None:
 
 
 def test_compose_scrape_config_points_at_the_compose_services() -> None:
+    """DNS discovery: every copy of a service scaled with `docker compose --scale` is scraped."""
     targets = scrape_targets("prometheus.yml")
     for service, port in METRICS_PORTS.items():
-        assert targets[f"brink-{service}"] == [f"{service}:{port}"]
+        sd = job_config("prometheus.yml", f"brink-{service}")["dns_sd_configs"]
+        assert sd == [{"names": [service], "type": "A", "port": port}]
     rule_jobs = {f"brink-{s}" for s in METRICS_PORTS}
     assert rule_jobs <= set(targets)
