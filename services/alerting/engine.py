@@ -1,0 +1,252 @@
+"""Stateful alerting over contributions: windows, spikes, repeat intervals, silences (pure).
+
+State is a plain mapping ``group key -> JSON-able dict`` passed in by the caller (a Faust table
+in the service, a dict in tests), read and written back whole once per contribution so a
+changelogged table records every change. Every time comparison uses article event time, never
+the wall clock: replaying the same input gives the same decisions and the same alert ids.
+
+Alert ids:
+- article rules: hash(rule, group, story id) — a redelivery or a near-duplicate copy of the
+  story gives the same id;
+- window/spike rules: hash(rule, group, repeat bucket of the triggering article's time,
+  severity) — at most one alert per group per repeat interval and severity, so the id does not
+  depend on which article of a burst happened to cross the threshold first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, MutableMapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from services.alerting.rules import (
+    MAX_EVIDENCE,
+    ArticleRule,
+    Contribution,
+    RuleSet,
+    Silence,
+    SpikeRule,
+    WindowRule,
+    format_duration,
+    kinds_phrase,
+    pair_phrase,
+    stable_hash,
+)
+from shared.schemas import Alert, AlertArticle, AlertGroup, Evidence, Severity, SignalKind
+
+State = MutableMapping[str, dict[str, Any]]
+
+THROTTLED = "throttled"
+SILENCED = "silenced"
+DUPLICATE = "duplicate"
+MAX_ENTRIES = 500  # stories kept per group; the oldest go first
+MAX_ARTICLES = 20  # articles listed in one alert
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one contribution did: raised ``alert``, was ``suppressed`` (reason), or neither."""
+
+    alert: Alert | None = None
+    suppressed: str | None = None
+
+
+def _iso(at: datetime) -> str:
+    return at.isoformat()
+
+
+def _at(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+class Engine:
+    """Applies one contribution at a time to the state of its group."""
+
+    def __init__(self, rules: RuleSet, state: State) -> None:
+        self.rules = rules
+        self.state = state
+
+    def process(self, c: Contribution, now: datetime, silences: Iterable[Silence] = ()) -> Outcome:
+        rule = self.rules.by_name.get(c.rule)
+        if rule is None:  # the rules file changed since this contribution was routed
+            return Outcome()
+        group_state = dict(self.state.get(c.group.key) or {})
+        entries: list[dict[str, Any]] = [dict(e) for e in group_state.get("entries", [])]
+        if any(c.article.id in e["articles"] for e in entries):
+            return Outcome(suppressed=DUPLICATE)  # a redelivery of an article already counted
+        story_entry = next((e for e in entries if e["story"] == c.story), None)
+        if story_entry is not None:
+            story_entry["articles"] = [*story_entry["articles"], c.article.id]
+            story_entry["sources"] += 1
+            story_entry["kinds"] = sorted(set(story_entry["kinds"]) | set(c.group.kinds))
+        else:
+            entries.append(
+                {
+                    "story": c.story,
+                    "at": _iso(c.at),
+                    "articles": [c.article.id],
+                    "sources": 1,
+                    "article": c.article.model_dump(mode="json"),
+                    "evidence": [e.model_dump(mode="json") for e in c.evidence[:MAX_EVIDENCE]],
+                    "kinds": [k.value for k in c.group.kinds],
+                    "score": c.score,
+                }
+            )
+        watermark = max([_at(e["at"]) for e in entries])
+        horizon = self._horizon(rule)
+        entries = [e for e in entries if _at(e["at"]) >= watermark - horizon]
+        entries.sort(key=lambda e: (e["at"], e["story"]))
+        group_state["entries"] = entries[-MAX_ENTRIES:]
+
+        if isinstance(rule, ArticleRule):
+            if story_entry is not None:
+                outcome = Outcome(suppressed=DUPLICATE)  # a copy of a story already alerted on
+            else:
+                alert = self.rules.article_alert(c, now)
+                outcome = self._gate(group_state, rule.repeat_interval, alert, c, silences)
+        elif isinstance(rule, WindowRule):
+            outcome = self._window(
+                rule, group_state, c, watermark=watermark, now=now, silences=silences
+            )
+        else:
+            outcome = self._spike(
+                rule, group_state, c, watermark=watermark, now=now, silences=silences
+            )
+        self.state[c.group.key] = group_state
+        return outcome
+
+    @staticmethod
+    def _horizon(rule: ArticleRule | WindowRule | SpikeRule) -> timedelta:
+        if isinstance(rule, WindowRule):
+            return rule.window
+        if isinstance(rule, SpikeRule):
+            return rule.window + rule.baseline
+        return max(rule.repeat_interval, timedelta(hours=1))
+
+    def _gate(
+        self,
+        group_state: dict[str, Any],
+        repeat: timedelta,
+        alert: Alert,
+        c: Contribution,
+        silences: Iterable[Silence],
+    ) -> Outcome:
+        """Silences first, then the repeat interval (unless severity rises); record a firing."""
+        if any(s.silences(c.rule, alert.group, c.at) for s in silences):
+            return Outcome(suppressed=SILENCED)
+        last = group_state.get("last")
+        if last is not None:
+            if last["id"] == alert.id:
+                return Outcome(suppressed=DUPLICATE)
+            rises = alert.severity.rank > Severity(last["severity"]).rank
+            if c.at - _at(last["at"]) < repeat and not rises:
+                return Outcome(suppressed=THROTTLED)
+        group_state["last"] = {"at": _iso(c.at), "severity": alert.severity.value, "id": alert.id}
+        return Outcome(alert=alert)
+
+    def _bucket_id(
+        self, kind: str, rule: WindowRule | SpikeRule, c: Contribution, severity: Severity
+    ) -> str:
+        seconds = rule.repeat_interval.total_seconds()
+        bucket = int(c.at.timestamp() // seconds) if seconds > 0 else c.story
+        return stable_hash(kind, rule.name, c.group.key, bucket, severity.value)
+
+    def _collect(
+        self, c: Contribution, entries: list[dict[str, Any]]
+    ) -> tuple[AlertGroup, list[AlertArticle], list[Evidence], float, int]:
+        kinds = sorted(
+            {SignalKind(k) for e in entries for k in e["kinds"]}, key=list(SignalKind).index
+        )
+        group = c.group.model_copy(update={"kinds": kinds})
+        articles = [
+            AlertArticle.model_validate({**e["article"], "duplicates": e["sources"] - 1})
+            for e in entries[-MAX_ARTICLES:]
+        ]
+        evidence = [Evidence.model_validate(e["evidence"][0]) for e in entries if e["evidence"]]
+        score = max(float(e["score"]) for e in entries)
+        sources = sum(int(e["sources"]) for e in entries)
+        return group, articles, evidence[-MAX_EVIDENCE:], score, sources
+
+    def _window(
+        self,
+        rule: WindowRule,
+        group_state: dict[str, Any],
+        c: Contribution,
+        *,
+        watermark: datetime,
+        now: datetime,
+        silences: Iterable[Silence],
+    ) -> Outcome:
+        current = [e for e in group_state["entries"] if _at(e["at"]) >= watermark - rule.window]
+        stories = len(current)
+        group, articles, evidence, score, sources = self._collect(c, current)
+        if stories < rule.min_stories or sources < rule.min_sources:
+            return Outcome()
+        severity = rule.severity_for(score, stories, sources)
+        what = f"{pair_phrase(group)}: {kinds_phrase(group.kinds)}"
+        summary = f"{what} reported by {sources} source{'s' if sources != 1 else ''}"
+        summary += f" in {format_duration(rule.window)}"
+        if sources != stories:
+            summary += f" ({stories} stor{'ies' if stories != 1 else 'y'})"
+        alert = Alert(
+            id=self._bucket_id("window", rule, c, severity),
+            rule=rule.name,
+            severity=severity,
+            title=what,
+            summary=summary,
+            group=group,
+            articles=articles,
+            evidence=evidence,
+            score=score,
+            first_seen=_at(current[0]["at"]),
+            last_seen=_at(current[-1]["at"]),
+            count=stories,
+            created_at=now,
+        )
+        return self._gate(group_state, rule.repeat_interval, alert, c, silences)
+
+    def _spike(
+        self,
+        rule: SpikeRule,
+        group_state: dict[str, Any],
+        c: Contribution,
+        *,
+        watermark: datetime,
+        now: datetime,
+        silences: Iterable[Silence],
+    ) -> Outcome:
+        entries = group_state["entries"]
+        start = watermark - rule.window
+        current = [e for e in entries if _at(e["at"]) > start]
+        before = [e for e in entries if start - rule.baseline < _at(e["at"]) <= start]
+        per_window = len(before) * (rule.window / rule.baseline)
+        threshold = rule.factor * max(per_window, rule.min_baseline)
+        count = len(current)
+        if count < rule.min_count or count < threshold:
+            return Outcome()
+        group, articles, evidence, score, sources = self._collect(c, current)
+        severity = rule.severity_for(score, count, sources)
+        ratio = count / max(per_window, rule.min_baseline)
+        window = format_duration(rule.window)
+        what = f"{pair_phrase(group)}: {kinds_phrase(group.kinds)}"
+        summary = (
+            f"{what}: {count} stories in {window}, {ratio:.1f}x the "
+            f"{format_duration(rule.baseline)} baseline of {per_window:.1f} per {window}"
+        )
+        alert = Alert(
+            id=self._bucket_id("spike", rule, c, severity),
+            rule=rule.name,
+            severity=severity,
+            title=f"{what} spike",
+            summary=summary,
+            group=group,
+            articles=articles,
+            evidence=evidence,
+            score=score,
+            first_seen=_at(current[0]["at"]),
+            last_seen=_at(current[-1]["at"]),
+            count=count,
+            created_at=now,
+        )
+        return self._gate(group_state, rule.repeat_interval, alert, c, silences)
