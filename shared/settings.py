@@ -39,7 +39,9 @@ class Settings:
     http_host: str = "127.0.0.1"
     http_port: int = 8080  # ingest's HTTP API (POST /articles)
     max_body_bytes: int = 1_000_000
-    rules_path: str | None = None
+    rules_path: str | None = None  # alerting rules YAML; None: services/alerting/rules.yaml
+    webhook_url: str | None = None  # alerting: POST each alert as JSON here (optional)
+    alertmanager_url: str | None = None  # alerting: push to Alertmanager, e.g. http://host:9093
     state_dir: str = ".cache/state"
 
     @classmethod

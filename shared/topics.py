@@ -13,6 +13,7 @@ ARTICLES = "articles"
 ENRICHED = "articles.enriched"
 ALERTS = "alerts"
 DEADLETTER = "articles.deadletter"
+SILENCES = "alerts.silences"  # compacted control topic: alert silences, keyed by silence id
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,5 +42,9 @@ class Topics:
     def deadletter(self) -> str:
         return self.prefix + DEADLETTER
 
+    @property
+    def silences(self) -> str:
+        return self.prefix + SILENCES
+
     def all(self) -> tuple[str, ...]:
-        return (self.raw, self.articles, self.enriched, self.alerts, self.deadletter)
+        return (self.raw, self.articles, self.enriched, self.alerts, self.deadletter, self.silences)
