@@ -1,0 +1,264 @@
+#!/usr/bin/env bash
+# Brink's demo: the three services as background processes beside the local Kafka.
+#
+#   deploy/demo.sh          start (or reuse) ingest, enrichment and alerting, wait until each is
+#                           healthy, publish seeds/, show the alerts as they arrive, say what next
+#   deploy/demo.sh stop     stop the services this script started (by their pid files), nothing else
+#   deploy/demo.sh status   show which of them run
+#
+# `make demo` runs `make setup kafka-up` first; `make down` runs `deploy/demo.sh stop`.
+# Logs, pid files and state live in $BRINK_DEMO_DIR (default .cache/demo, git-ignored).
+#
+# Topics: a demo run that starts the services picks a fresh prefix (demo-<time>.) and keeps it in
+# $BRINK_DEMO_DIR/env for as long as they run, so every cold run shows the seeds flowing through
+# from scratch. A second `make demo` while they run reuses them: the seeds are published again,
+# ingest recognises them as duplicates, and the alerts shown are those raised so far (read from
+# the beginning of the alerts topic). `make down` then `make demo` starts afresh.
+#
+# Settings (environment): BRINK_BOOTSTRAP_SERVERS (127.0.0.1:9092), BRINK_DEMO_DIR,
+# BRINK_DEMO_PORTS ("9101 9102 9103": ingest, enrichment, alerting /metrics and /healthz),
+# BRINK_DEMO_HTTP_PORT (8080: ingest's POST /articles), BRINK_DEMO_START_TIMEOUT (180 s per
+# service), BRINK_DEMO_WAIT (120 s at most for the first alert), BRINK_DEMO_IDLE (stop showing
+# alerts after this many quiet seconds, 10), BRINK_DEMO_PUBLISH (what to publish, seeds/).
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+demo=${BRINK_DEMO_DIR:-$repo/.cache/demo}
+py=${BRINK_DEMO_PYTHON:-$repo/.venv/bin/python}
+brink=("$py" -m services.cli)
+services=(ingest enrichment alerting)
+read -r -a ports <<<"${BRINK_DEMO_PORTS:-9101 9102 9103}"
+http_port=${BRINK_DEMO_HTTP_PORT:-8080}
+start_timeout=${BRINK_DEMO_START_TIMEOUT:-180}
+first_wait=${BRINK_DEMO_WAIT:-120}
+idle=${BRINK_DEMO_IDLE:-10}
+publish=${BRINK_DEMO_PUBLISH:-seeds/}
+export BRINK_BOOTSTRAP_SERVERS=${BRINK_BOOTSTRAP_SERVERS:-127.0.0.1:9092}
+
+if [[ -t 1 ]]; then
+  bold=$'\e[1m' dim=$'\e[2m' red=$'\e[31m' green=$'\e[32m' off=$'\e[0m'
+else
+  bold='' dim='' red='' green='' off=''
+fi
+say() { printf '%s==>%s %s\n' "$bold" "$off" "$*"; }
+fail() { printf '%sdemo: %s%s\n' "$red" "$*" "$off" >&2; exit 1; }
+
+port_of() {  # port_of SERVICE
+  local i
+  for i in "${!services[@]}"; do
+    if [[ ${services[$i]} == "$1" ]]; then echo "${ports[$i]}"; fi
+  done
+}
+
+# pid of SERVICE when it runs from this demo dir (the pid file's process is that service), else "".
+demo_pid() {
+  local name=$1 pidf=$demo/$1.pid pid
+  [[ -f $pidf ]] || return 0
+  pid=$(cat "$pidf")
+  if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null &&
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "-m services.$name"; then
+    echo "$pid"
+  fi
+}
+
+healthy() {  # healthy PORT -> 0 when /healthz answers 200
+  local url="http://127.0.0.1:$1/healthz"
+  if command -v curl >/dev/null; then
+    curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null
+  else
+    "$py" -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)" "$url" \
+      2>/dev/null
+  fi
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+start_service() {  # start_service NAME PORT
+  local name=$1 port=$2 log=$demo/$1.log
+  if port_open "$port"; then
+    fail "port $port (for $name) is taken by a process the demo did not start; stop it or set BRINK_DEMO_PORTS"
+  fi
+  if [[ $name == ingest ]] && port_open "$http_port"; then
+    fail "port $http_port (ingest's HTTP API) is taken; stop that process or set BRINK_DEMO_HTTP_PORT"
+  fi
+  mkdir -p "$demo/state/$name"
+  printf '\n=== %s: started by deploy/demo.sh at %s ===\n' "$name" "$(date -u +%FT%TZ)" >>"$log"
+  rm -f "$demo/$name.pid"
+  # Own session (setsid): Ctrl-C on the demo leaves the services running until `make down`.
+  # The inner shell writes its pid and execs Python, so the pid file names the service itself.
+  # shellcheck disable=SC2016  # $$ and $@ are the inner shell's
+  BRINK_METRICS_PORT=$port BRINK_HTTP_PORT=$http_port BRINK_STATE_DIR=$demo/state/$name \
+    setsid nohup bash -c 'echo $$ >"$0"; exec "$@"' "$demo/$name.pid" \
+    "$py" -m "services.$name" >>"$log" 2>&1 </dev/null &
+  local deadline=$((SECONDS + 10))
+  until [[ -s $demo/$name.pid ]]; do
+    ((SECONDS < deadline)) || fail "$name did not start; see $log"
+    sleep 0.1
+  done
+}
+
+wait_healthy() {  # wait_healthy NAME PORT
+  local name=$1 port=$2 deadline=$((SECONDS + start_timeout))
+  until healthy "$port"; do
+    if [[ -z $(demo_pid "$name") ]]; then
+      printf '%s%s exited during start; last lines of %s:%s\n' "$red" "$name" "$demo/$name.log" "$off" >&2
+      tail -n 40 "$demo/$name.log" >&2
+      exit 1
+    fi
+    if ((SECONDS > deadline)); then
+      printf '%s%s not healthy after %ss; last lines of %s:%s\n' "$red" "$name" "$start_timeout" \
+        "$demo/$name.log" "$off" >&2
+      tail -n 40 "$demo/$name.log" >&2
+      exit 1
+    fi
+    sleep 0.5
+  done
+}
+
+stop() {
+  local name pid stopped=0
+  for name in "${services[@]}"; do
+    pid=$(demo_pid "$name")
+    if [[ -n $pid ]]; then
+      kill -TERM "$pid" 2>/dev/null || true
+      stopped=1
+    fi
+  done
+  for name in "${services[@]}"; do
+    pid=$(demo_pid "$name")
+    [[ -n $pid ]] || { rm -f "$demo/$name.pid"; continue; }
+    for _ in $(seq 1 150); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.2
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "demo: $name ($pid) did not stop in 30 s; killing it" >&2
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -f "$demo/$name.pid"
+    echo "demo: stopped $name ($pid)"
+  done
+  rm -f "$demo/env"
+  ((stopped)) || echo "demo: no demo service was running"
+}
+
+status() {
+  local name pid rc=0
+  for name in "${services[@]}"; do
+    pid=$(demo_pid "$name")
+    if [[ -n $pid ]]; then
+      echo "running: $name (pid $pid, http://127.0.0.1:$(port_of "$name")/metrics)"
+    else
+      echo "stopped: $name"
+      rc=1
+    fi
+  done
+  return $rc
+}
+
+# Show alerts as they arrive: from the beginning of the alerts topic, until `idle` seconds pass
+# without a new line after the first alert (or `first_wait` seconds with none). Ctrl-C ends it.
+show_alerts() {
+  local out=$demo/alerts.out reader size last_size=0 last_change=$SECONDS start=$SECONDS
+  : >"$out"
+  "${brink[@]}" alerts --from-beginning --follow >"$out" 2>&1 </dev/null &
+  reader=$!
+  tail -n +1 -f --pid="$reader" "$out" &
+  local tailer=$!
+  trap 'kill "$reader" "$tailer" 2>/dev/null || true' INT TERM
+  while kill -0 "$reader" 2>/dev/null; do
+    sleep 1
+    size=$(stat -c %s "$out")
+    if ((size != last_size)); then
+      last_size=$size
+      last_change=$SECONDS
+    fi
+    if ((size > 0 && SECONDS - last_change >= idle)); then break; fi
+    if ((size == 0 && SECONDS - start >= first_wait)); then
+      printf '%sno alert within %ss; the services logs may say why (%s/*.log)%s\n' \
+        "$red" "$first_wait" "$demo" "$off" >&2
+      break
+    fi
+  done
+  kill "$reader" 2>/dev/null || true
+  wait "$reader" 2>/dev/null || true
+  sleep 0.3
+  kill "$tailer" 2>/dev/null || true
+  wait "$tailer" 2>/dev/null || true
+  trap - INT TERM
+  [[ -s $out ]]
+}
+
+demo() {
+  mkdir -p "$demo"
+  [[ -x $py ]] || fail "$py missing: run \`make setup\` (make demo does)"
+  [[ ${#ports[@]} -eq 3 ]] || fail "BRINK_DEMO_PORTS needs three ports (ingest enrichment alerting)"
+  local name port running=() started=()
+  for name in "${services[@]}"; do
+    [[ -n $(demo_pid "$name") ]] && running+=("$name")
+  done
+  if [[ ${#running[@]} -gt 0 && -f $demo/env ]]; then
+    # shellcheck disable=SC1091
+    source "$demo/env"
+    say "reusing the demo services already running (${running[*]}), topics prefixed '$BRINK_TOPIC_PREFIX'"
+  else
+    stop >/dev/null  # leftovers of a half-started demo
+    BRINK_TOPIC_PREFIX="demo-$(date -u +%Y%m%d-%H%M%S)."
+    echo "export BRINK_TOPIC_PREFIX=$BRINK_TOPIC_PREFIX" >"$demo/env"
+    say "fresh demo pipeline: topics prefixed '$BRINK_TOPIC_PREFIX' on $BRINK_BOOTSTRAP_SERVERS"
+  fi
+  export BRINK_TOPIC_PREFIX
+  local t0=$SECONDS
+  for name in "${services[@]}"; do
+    port=$(port_of "$name")
+    if [[ -z $(demo_pid "$name") ]]; then
+      start_service "$name" "$port"
+      started+=("$name")
+    fi
+  done
+  for name in "${services[@]}"; do
+    port=$(port_of "$name")
+    printf '    %-11s ' "$name"
+    wait_healthy "$name" "$port"
+    printf '%shealthy%s  pid %s  http://127.0.0.1:%s/metrics  %slog %s%s\n' "$green" "$off" \
+      "$(demo_pid "$name")" "$port" "$dim" "${demo#"$repo"/}/$name.log" "$off"
+  done
+  [[ ${#started[@]} -gt 0 ]] && say "services up in $((SECONDS - t0)) s"
+
+  say "publishing $publish (the bad/ inputs go to the dead-letter topic, as they should)"
+  "${brink[@]}" publish "$publish"
+
+  say "alerts as they arrive (stops after ${idle}s without a new one; Ctrl-C to stop sooner)"
+  local shown=0
+  show_alerts && shown=1
+
+  local p=${BRINK_TOPIC_PREFIX}
+  cat <<EOF
+
+${bold}Brink is running${off} (topics prefixed '$p'; stop everything with ${bold}make down${off}).
+  metrics     http://127.0.0.1:${ports[0]}/metrics  (ingest)
+              http://127.0.0.1:${ports[1]}/metrics  (enrichment)
+              http://127.0.0.1:${ports[2]}/metrics  (alerting)
+  logs        ${demo#"$repo"/}/{ingest,enrichment,alerting}.log
+  your own    BRINK_TOPIC_PREFIX=$p .venv/bin/brink publish FILE|DIR|-
+  articles    curl -X POST http://127.0.0.1:$http_port/articles -H 'Content-Type: application/json' \\
+                -d '{"title": "...", "text": "..."}'
+  alerts      BRINK_TOPIC_PREFIX=$p .venv/bin/brink alerts --from-beginning --follow
+              (or: source ${demo#"$repo"/}/env, then plain .venv/bin/brink ...)
+  Prometheus  prometheus --config.file=deploy/prometheus/prometheus-local.yml \\
+                --storage.tsdb.path=.cache/prometheus --web.listen-address=127.0.0.1:9090
+  more        docs/operations.md (dashboards, alert rules, docker compose, scaling)
+EOF
+  ((shown)) || exit 1
+}
+
+case ${1:-demo} in
+  demo | start) demo ;;
+  stop) stop ;;
+  status) status ;;
+  *)
+    sed -n '2,8p' "$0"
+    exit 2
+    ;;
+esac
