@@ -10,7 +10,7 @@ STAMP := $(VENV)/.brink-setup
 KAFKA := deploy/kafka/kafka.sh
 export BRINK_BOOTSTRAP_SERVERS ?= 127.0.0.1:9092
 
-.PHONY: help setup tools kafka-up kafka-down kafka-status demo down test test-unit lint format typecheck bench schemas lock clean
+.PHONY: help setup tools kafka-up kafka-down kafka-status demo down test test-unit lint format typecheck promtool-check bench schemas lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -63,6 +63,11 @@ format: $(STAMP) ## apply ruff formatting and safe fixes
 
 typecheck: $(STAMP) ## mypy --strict on shared/ and services/
 	$(VENV)/bin/mypy
+
+promtool-check: tools ## promtool on deploy/prometheus: config, rules, rule unit tests (make test runs them too)
+	promtool check config deploy/prometheus/prometheus.yml
+	promtool check config deploy/prometheus/prometheus-local.yml
+	promtool test rules deploy/prometheus/tests.yml
 
 bench: setup ## benchmarks on ../shared/corpus; prints figures and ratios
 	$(PY) -m tests.bench

@@ -154,6 +154,9 @@ def test_monitoring_is_wired_to_the_files_in_deploy() -> None:
     (am,) = prometheus["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
     assert am == "alertmanager:9093"
     assert "127.0.0.1:9093:9093" in service("alertmanager")["ports"]
+    assert default(service("alerting")["environment"]["BRINK_ALERTMANAGER_URL"]) == (
+        "http://alertmanager:9093"
+    )
 
 
 def test_alertmanager_config_is_valid() -> None:
