@@ -183,3 +183,29 @@ def test_dockerfile_builds_a_non_root_image_from_the_pins() -> None:
             assert (ROOT / path).exists(), f"Dockerfile copies missing {path}"
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".git", ".cache", ".venv"} <= set(ignored)
+
+
+@pytest.mark.parametrize(
+    ("labels", "receiver"),
+    [
+        (["service=brink", "alertname=armed-clash", "severity=critical"], "escalations"),
+        (["alertname=BrinkServiceDown", "job=brink-ingest", "severity=critical"], "default"),
+    ],
+)
+def test_alertmanager_routes_escalations_apart_from_brinks_own_alerts(
+    labels: list[str], receiver: str
+) -> None:
+    """Escalation alerts carry service="brink" (services/alerting/delivery.py); Prometheus's do not."""
+    exe = shutil.which("amtool")
+    if exe is None:
+        pytest.fail("amtool not found: run `make tools` (Debian package prometheus-alertmanager)")
+    config = DEPLOY / "alertmanager" / "alertmanager.yml"
+    result = subprocess.run(
+        [exe, "config", "routes", "test", f"--config.file={config}", *labels],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == receiver
