@@ -1,0 +1,89 @@
+"""``python -m services.alerting``: settings -> logging -> rules -> metrics -> Faust worker."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from services.alerting import metrics
+from services.alerting.app import AlertingService, worker
+from services.alerting.config import DEFAULT_METRICS_PORT, AlertingConfig
+from services.alerting.delivery import HttpReceiver, alertmanager_payload, webhook_payload
+from services.alerting.rules import RulesError, load_rules
+from services.alerting.silences import SilenceBook, ensure_silences_topic
+from shared.kafka_admin import ensure_topics
+from shared.lag import LagMonitor
+from shared.logs import configure
+from shared.metrics import MetricsServer
+from shared.settings import Settings
+
+log = logging.getLogger("services.alerting")
+
+
+def receivers(settings: Settings, config: AlertingConfig) -> list[HttpReceiver]:
+    out: list[HttpReceiver] = []
+    retries, backoff = config.delivery_retries, config.delivery_backoff_seconds
+    if settings.webhook_url:
+        failures = metrics.DELIVERY_FAILURES.labels(receiver="webhook")
+        out.append(
+            HttpReceiver(
+                "webhook",
+                settings.webhook_url,
+                webhook_payload,
+                failures.inc,
+                retries=retries,
+                backoff=backoff,
+            )
+        )
+    if settings.alertmanager_url:
+        failures = metrics.DELIVERY_FAILURES.labels(receiver="alertmanager")
+        url = settings.alertmanager_url.rstrip("/") + "/api/v2/alerts"
+        payload = alertmanager_payload()
+        out.append(
+            HttpReceiver(
+                "alertmanager", url, payload, failures.inc, retries=retries, backoff=backoff
+            )
+        )
+    return out
+
+
+def main() -> int:
+    settings = Settings.from_env()
+    config = AlertingConfig.from_env()
+    configure(settings.log_level)
+    try:
+        rules = load_rules(settings.rules_path)
+    except RulesError as exc:
+        log.error("refusing to start, the rules file is malformed: %s", exc)
+        print(f"alerting: refusing to start: {exc}", file=sys.stderr)
+        return 2
+    metrics.initialise([r.name for r in rules.rules])
+    ensure_silences_topic(settings)
+    ensure_topics(settings)
+    book = SilenceBook(settings).start()
+    sinks = [r.start() for r in receivers(settings, config)]
+    service = AlertingService(settings, rules, book, sinks, app_id=config.app_id)
+
+    def health() -> tuple[bool, dict[str, object]]:
+        ok = service.started.is_set() and book.ready.is_set()
+        return ok, {"rules": len(rules.rules), "silences": len(service.silences())}
+
+    port = settings.metrics_port or DEFAULT_METRICS_PORT
+    server = MetricsServer(settings.metrics_host, port, health=health).start()
+    lag = LagMonitor(settings, service.group_id, [settings.topics.enriched], metrics.LAG).start()
+    log.info("alerting: metrics on %s:%d, group %s", settings.metrics_host, port, service.group_id)
+    try:
+        worker(service, settings.log_level).execute_from_commandline()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    finally:
+        for sink in sinks:
+            sink.stop()
+        book.stop()
+        lag.stop()
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,197 @@
+"""All of alerting's Kafka I/O, as a Faust app (``<prefix>brink-alerting``).
+
+Two agents, because the input is keyed by article id but rule state belongs to alert groups:
+
+1. ``route`` consumes ``articles.enriched``, decodes it with the shared codec, asks the rules
+   which (rule, group) contributions the article makes, and writes each to the app's internal
+   topic ``<app id>-by-group`` keyed by the group key. (One article feeds several groups, so
+   this is a fan-out rather than Faust's one-key ``group_by``.)
+2. ``evaluate`` consumes that topic: every contribution of a group arrives on one partition, in
+   order, where the ``groups`` table (memory store, Kafka changelog, same partition count)
+   holds the group's window and last firing. It runs the pure `Engine` and writes alerts to
+   ``alerts`` keyed by group key, then hands them to the optional receivers.
+
+Sends inside an agent are attached to the event being processed, and Faust commits an offset
+only after what was sent for it is acknowledged. A restart, or another worker taking over a
+partition, rebuilds the table from its changelog first, so nothing is forgotten or re-alerted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Iterator, MutableMapping, Sequence
+from typing import Any
+
+import faust
+import orjson
+
+from services.alerting import metrics
+from services.alerting.delivery import HttpReceiver
+from services.alerting.engine import Engine
+from services.alerting.rules import Contribution, RuleSet, Silence
+from services.alerting.silences import SilenceBook
+from shared import codec, deadletter
+from shared.codec import DecodeError
+from shared.faust_app import make_app
+from shared.schemas import EnrichedArticle, utcnow
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+APP_ID = "brink-alerting"
+
+
+class TableState(MutableMapping[str, dict[str, Any]]):
+    """The engine's ``group key -> dict`` view of a Faust table holding JSON bytes."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    def __getitem__(self, key: str) -> dict[str, Any]:
+        raw = self._table.get(key.encode())
+        if raw is None:
+            raise KeyError(key)
+        value: dict[str, Any] = orjson.loads(raw)
+        return value
+
+    def __setitem__(self, key: str, value: dict[str, Any]) -> None:
+        self._table[key.encode()] = orjson.dumps(value)
+
+    def __delitem__(self, key: str) -> None:
+        del self._table[key.encode()]
+
+    def __iter__(self) -> Iterator[str]:
+        return (k.decode() for k in self._table)
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+
+class AlertingService:
+    """Builds the Faust app, its topics, table and agents for one rule set."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        rules: RuleSet,
+        silences: SilenceBook | None = None,
+        receivers: Sequence[HttpReceiver] = (),
+        app_id: str = APP_ID,
+    ) -> None:
+        self.settings = settings
+        self.rules = rules
+        self.silence_book = silences
+        self.receivers = list(receivers)
+        self.started = threading.Event()
+        self.app = make_app(settings, app_id)
+        self.group_id = self.app.conf.id
+        app = self.app
+        topics = settings.topics
+        self.source = app.topic(topics.enriched, key_type=bytes, value_type=bytes)
+        self.by_group = app.topic(
+            f"{self.group_id}-by-group",
+            key_type=bytes,
+            value_type=bytes,
+            partitions=settings.partitions,
+            internal=True,
+        )
+        self.alerts = app.topic(topics.alerts, key_type=bytes, value_type=bytes)
+        self.deadletter = app.topic(topics.deadletter, key_type=bytes, value_type=bytes)
+        self.groups = app.Table(
+            "groups", partitions=settings.partitions, key_type=bytes, value_type=bytes
+        )
+        self.engine = Engine(rules, TableState(self.groups))
+        app.agent(self.source, name="route")(self._route)
+        app.agent(self.by_group, name="evaluate")(self._evaluate)
+        app.task(self._on_started)
+
+    async def _on_started(self) -> None:
+        self.started.set()
+        log.info("alerting: %d rules from %s", len(self.rules.rules), self.rules.source)
+
+    def silences(self) -> list[Silence]:
+        live = self.silence_book.current() if self.silence_book is not None else []
+        return [*self.rules.silences, *live]
+
+    async def _dead_letter(self, event: Any, reason: str, detail: str) -> None:
+        msg = event.message
+        log.warning(
+            "dead letter from %s[%d]@%d: %s: %s",
+            msg.topic,
+            msg.partition,
+            msg.offset,
+            reason,
+            detail,
+        )
+        headers = deadletter.headers(
+            stage="alerting",
+            reason=reason,
+            detail=detail,
+            topic=msg.topic,
+            partition=msg.partition,
+            offset=msg.offset,
+            original=[(k, bytes(v)) for k, v in (msg.headers or [])],
+        )
+        await self.deadletter.send(key=msg.key, value=msg.value, headers=headers)
+        metrics.DEAD_LETTERED.labels(reason=reason).inc()
+
+    async def _route(self, stream: Any) -> None:
+        async for event in stream.events():
+            started = time.perf_counter()
+            try:
+                enriched = codec.decode(event.value, EnrichedArticle)
+            except DecodeError as exc:
+                await self._dead_letter(event, exc.reason, exc.detail)
+                continue
+            try:
+                contributions = self.rules.contributions(enriched)
+            except Exception as exc:  # domain code failed on this record: dead-letter it
+                log.exception("rules failed on article %s", enriched.article.id)
+                await self._dead_letter(event, metrics.PROCESSING_ERROR, repr(exc))
+                continue
+            metrics.ARTICLES.inc()
+            metrics.RULE_EVALUATION.observe(time.perf_counter() - started)
+            for c in contributions:
+                await self.by_group.send(key=c.group.key.encode(), value=codec.encode(c))
+
+    async def _wait_for_silences(self, timeout: float = 30.0) -> None:
+        book = self.silence_book
+        deadline = time.monotonic() + timeout
+        while book is not None and not book.ready.is_set() and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+
+    async def _evaluate(self, stream: Any) -> None:
+        await self._wait_for_silences()
+        async for event in stream.events():
+            started = time.perf_counter()
+            try:
+                contribution = codec.decode(event.value, Contribution)
+                outcome = self.engine.process(contribution, utcnow(), self.silences())
+            except DecodeError as exc:
+                await self._dead_letter(event, exc.reason, exc.detail)
+                continue
+            except Exception as exc:  # domain code failed on this record: dead-letter it
+                log.exception("engine failed on a contribution")
+                await self._dead_letter(event, metrics.PROCESSING_ERROR, repr(exc))
+                continue
+            metrics.RULE_EVALUATION.observe(time.perf_counter() - started)
+            if outcome.suppressed is not None:
+                metrics.SUPPRESSED.labels(reason=outcome.suppressed).inc()
+            alert = outcome.alert
+            if alert is None:
+                continue
+            await self.alerts.send(key=alert.group.key.encode(), value=codec.encode(alert))
+            metrics.ALERTS.labels(rule=alert.rule, severity=alert.severity.value).inc()
+            latency = (utcnow() - contribution.received_at).total_seconds()
+            metrics.END_TO_END_LATENCY.observe(max(0.0, latency))
+            log.info("alert %s %s: %s", alert.id[:12], alert.severity.value, alert.summary)
+            for receiver in self.receivers:
+                receiver.submit(alert)
+
+
+def worker(service: AlertingService, loglevel: str) -> faust.Worker:
+    """A Faust worker for the service (no Faust web server: Brink serves /metrics itself)."""
+    return faust.Worker(service.app, loglevel=loglevel, quiet=True, redirect_stdouts=False)

@@ -1,0 +1,39 @@
+"""Alerting's own settings (``BRINK_ALERTING_*``), on top of the shared `Settings`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from shared.settings import SettingsError
+
+DEFAULT_METRICS_PORT = 9103
+
+
+@dataclass(frozen=True, slots=True)
+class AlertingConfig:
+    app_id: str = "brink-alerting"  # Faust app id / consumer group (the topic prefix is added)
+    delivery_retries: int = 5
+    delivery_backoff_seconds: float = 0.5
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> AlertingConfig:
+        """``BRINK_ALERTING_APP_ID`` (a new id replays the input from the start),
+        ``BRINK_ALERTING_DELIVERY_RETRIES`` (default 5), ``BRINK_ALERTING_DELIVERY_BACKOFF_SECONDS``
+        (first retry delay, doubling; default 0.5)."""
+        env = os.environ if env is None else env
+        base = cls()
+        try:
+            return cls(
+                app_id=env.get("BRINK_ALERTING_APP_ID") or base.app_id,
+                delivery_retries=int(
+                    env.get("BRINK_ALERTING_DELIVERY_RETRIES") or base.delivery_retries
+                ),
+                delivery_backoff_seconds=float(
+                    env.get("BRINK_ALERTING_DELIVERY_BACKOFF_SECONDS")
+                    or base.delivery_backoff_seconds
+                ),
+            )
+        except ValueError as exc:
+            raise SettingsError(f"bad BRINK_ALERTING_* value: {exc}") from exc

@@ -1,0 +1,63 @@
+"""Alerting's Prometheus metrics (names agreed with the team: brink_alerting_<noun>_<unit>)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from shared.codec import REASONS
+
+ARTICLES = Counter(
+    "brink_alerting_articles_total",
+    "Enriched articles consumed from articles.enriched and evaluated against the rules.",
+)
+ALERTS = Counter(
+    "brink_alerting_alerts_total",
+    "Alerts produced to the alerts topic, by rule and severity.",
+    ["rule", "severity"],
+)
+SUPPRESSED = Counter(
+    "brink_alerting_suppressed_total",
+    "Alerts not produced: throttled (repeat interval), silenced, or duplicate (redelivery/copy).",
+    ["reason"],
+)
+RULE_EVALUATION = Histogram(
+    "brink_alerting_rule_evaluation_seconds",
+    "Time to evaluate the rules for one enriched article, or one group contribution.",
+    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5),
+)
+DELIVERY_FAILURES = Counter(
+    "brink_alerting_delivery_failures_total",
+    "Alert deliveries that failed after all retries (or were dropped from a full queue).",
+    ["receiver"],
+)
+END_TO_END_LATENCY = Histogram(
+    "brink_alerting_end_to_end_latency_seconds",
+    "From Article.received_at (set at ingest) to the alert being produced.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0),
+)
+DEAD_LETTERED = Counter(
+    "brink_alerting_dead_lettered_total",
+    "Records sent unchanged to articles.deadletter, by reason.",
+    ["reason"],
+)
+LAG = Gauge(
+    "brink_alerting_consumer_lag",
+    "Records in articles.enriched not yet committed by the alerting consumer group.",
+    ["topic", "partition"],
+)
+
+PROCESSING_ERROR = "processing_error"
+SEVERITIES = ("info", "warning", "critical")
+
+
+def initialise(rules: list[str]) -> None:
+    """Create every label set at zero so rate() and alerts see the series from the start."""
+    for reason in ("throttled", "silenced", "duplicate"):
+        SUPPRESSED.labels(reason=reason)
+    for receiver in ("webhook", "alertmanager"):
+        DELIVERY_FAILURES.labels(receiver=receiver)
+    for reason in (*REASONS, PROCESSING_ERROR):
+        DEAD_LETTERED.labels(reason=reason)
+    for rule in rules:
+        for severity in SEVERITIES:
+            ALERTS.labels(rule=rule, severity=severity)
