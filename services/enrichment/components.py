@@ -1,0 +1,241 @@
+"""spaCy pipeline components that find escalation signals (factory + class, patterns from
+``patterns/``), and the extensions they set. Registered with spaCy on import.
+
+- ``brink_newline_sentences``: a sentence starts after every line break, so headlines and
+  paragraphs never glue together (runs before the parser, which keeps preset boundaries).
+- ``brink_gazetteer``: countries, capitals, demonyms, organisations and armed groups, matched
+  case-sensitively with a PhraseMatcher; sets ``doc._.brink_places``.
+- ``brink_signal_matcher``: token patterns (Matcher, over lemmas with optional gaps) and
+  dependency patterns (DependencyMatcher) per signal kind; drops matches inside figurative or
+  other-domain phrases ("war of words", "price war", "army of fans"); sets ``doc._.brink_hits``.
+- ``brink_signal_context``: negation, hedging, demands, reported history and actor/target
+  heads for each hit, read from the dependency parse (see ``context``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from spacy.language import Language
+from spacy.matcher import DependencyMatcher, Matcher, PhraseMatcher
+from spacy.pipeline import Sentencizer
+from spacy.tokens import Doc, Span
+from spacy.util import filter_spans
+
+from services.enrichment import context, lexicon
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """A gazetteer match: tokens [start, end) name ``code``."""
+
+    start: int
+    end: int
+    code: str
+    name: str
+    type: str
+
+
+@dataclass(slots=True)
+class Hit:
+    """One pattern match in a Doc, with its context once ``brink_signal_context`` ran."""
+
+    kind: str
+    start: int
+    end: int
+    pattern: str
+    head: int
+    negated: bool = False
+    hedged: bool = False
+    demanded: bool = False
+    historical: bool = False
+    year: int | None = None
+    actors: list[int] = field(default_factory=list)
+    targets: list[int] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def register_extensions() -> None:
+    """Doc extensions, registered once per process."""
+    for name in ("brink_hits", "brink_places"):
+        if not Doc.has_extension(name):
+            Doc.set_extension(name, default=None)
+
+
+register_extensions()
+
+
+def mark_line_breaks(doc: Doc) -> Doc:
+    """A sentence starts after every token that holds a line break."""
+    for tok in doc[1:]:
+        prev = doc[tok.i - 1]
+        if "\n" in prev.text or "\n" in prev.whitespace_:
+            if tok.is_space:
+                continue
+            tok.is_sent_start = True
+    return doc
+
+
+@Language.component("brink_newline_sentences")
+def newline_sentences(doc: Doc) -> Doc:
+    return mark_line_breaks(doc)
+
+
+class CheapSentences:
+    """Sentence boundaries without a model: punctuation (Sentencizer) plus line breaks."""
+
+    def __init__(self) -> None:
+        self._sentencizer = Sentencizer()
+
+    def __call__(self, doc: Doc) -> Doc:
+        return mark_line_breaks(self._sentencizer(doc))
+
+
+@Language.factory("brink_gazetteer")
+class Gazetteer:
+    """Places and organisations by name, as written or in capitals (wire headlines)."""
+
+    def __init__(self, nlp: Language, name: str) -> None:
+        self.name = name
+        self.matcher = PhraseMatcher(nlp.vocab, attr="ORTH")
+        self.entries: dict[str, lexicon.GazetteerEntry] = {}
+        for code, (entry, names) in lexicon.gazetteer().items():
+            self.entries[code] = entry
+            variants = {v for n in names for v in (n, n.upper())}
+            self.matcher.add(code, [nlp.make_doc(v) for v in sorted(variants)])
+
+    def places(self, doc: Doc) -> list[Place]:
+        spans = [Span(doc, s, e, label=m) for m, s, e in self.matcher(doc)]
+        out = []
+        for span in filter_spans(spans):
+            entry = self.entries[span.label_]
+            out.append(Place(span.start, span.end, entry.code, entry.name, entry.type))
+        return out
+
+    def __call__(self, doc: Doc) -> Doc:
+        doc._.brink_places = self.places(doc)
+        return doc
+
+
+@dataclass(frozen=True, slots=True)
+class PatternInfo:
+    kind: str
+    context: str | None
+
+
+class _Context:
+    """Sentence-level tests for ambiguous cues ("attack" needs a military setting)."""
+
+    def __init__(self) -> None:
+        lex = lexicon.lexicon()
+        self.mil = frozenset(lex["MIL_CONTEXT"]) | frozenset(lex["MILNOUN_STRICT"])
+        self.diplo = frozenset(lex["DIPLO"])
+        self.sport = frozenset(lex["SPORT"])
+        self.business = frozenset(lex["BUSINESS"])
+
+    def ok(self, need: str, sent: Span, skip: set[int], places: Iterable[Place]) -> bool:
+        lemmas = [t.lemma_.lower() for t in sent if t.i not in skip]
+        lowers = {t.lower_ for t in sent if t.i not in skip}
+        mil = sum(1 for lm in lemmas if lm in self.mil) + len(lowers & {"forces", "armed"})
+        other = sum(1 for lm in lemmas if lm in self.sport or lm in self.business)
+        if other >= 2 and mil < 2:
+            return False
+        if need == "MIL":
+            return mil > 0
+        if need == "DIPLO":
+            return any(lm in self.diplo for lm in lemmas) or "diplomatic" in lowers
+        if need == "STATE":
+            in_sent = any(sent.start <= p.start < sent.end for p in places)
+            return mil > 0 or in_sent
+        return True
+
+
+@Language.factory("brink_signal_matcher")
+class SignalMatcher:
+    """Signal kinds from token and dependency patterns over lemmas and the parse."""
+
+    def __init__(self, nlp: Language, name: str) -> None:
+        self.name = name
+        self.matcher = Matcher(nlp.vocab)
+        self.dep_matcher = DependencyMatcher(nlp.vocab)
+        self.figurative = Matcher(nlp.vocab)
+        self.info: dict[str, PatternInfo] = {}
+        for rec in lexicon.load_jsonl("signals.jsonl"):
+            self.info[rec["id"]] = PatternInfo(rec["kind"], rec.get("context"))
+            self.matcher.add(rec["id"], [rec["pattern"]])
+        for rec in lexicon.load_jsonl("dependency.jsonl"):
+            self.info[rec["id"]] = PatternInfo(rec["kind"], rec.get("context"))
+            self.dep_matcher.add(rec["id"], [rec["pattern"]])
+        for rec in lexicon.load_jsonl("metaphor.jsonl"):
+            self.figurative.add(rec["id"], [rec["pattern"]])
+        self.context = _Context()
+
+    def __call__(self, doc: Doc) -> Doc:
+        strings = doc.vocab.strings
+        skip: set[int] = set()
+        for _, s, e in self.figurative(doc):
+            skip.update(range(s, e))
+        found: list[tuple[str, int, int]] = [(strings[m], s, e) for m, s, e in self.matcher(doc)]
+        found += [(strings[m], min(ids), max(ids) + 1) for m, ids in self.dep_matcher(doc)]
+        places = doc._.brink_places or []
+        hits: list[Hit] = []
+        for pid, s, e in found:
+            info = self.info[pid]
+            if any(i in skip for i in range(s, e)):
+                continue
+            span = doc[s:e]
+            if info.context and not self.context.ok(info.context, span.sent, skip, places):
+                continue
+            hits.append(Hit(info.kind, s, e, pid, span.root.i))
+        doc._.brink_hits = _resolve_overlaps(hits)
+        return doc
+
+
+_CANCELLED_BY_DEESCALATION = {"sanctions", "embargo", "military_buildup", "armed_clash"}
+
+
+def _resolve_overlaps(hits: list[Hit]) -> list[Hit]:
+    """One hit per overlapping cue: the longest; a de-escalation ("sanctions were lifted",
+    "withdraw troops") cancels the escalation cue it contains."""
+    hits.sort(key=lambda h: (h.kind != "deescalation", -(h.end - h.start), h.start))
+    kept: list[Hit] = []
+    for h in hits:
+        clash = [k for k in kept if k.start < h.end and h.start < k.end]
+        if any(k.kind == h.kind for k in clash):
+            continue
+        if any(k.kind == "deescalation" for k in clash) and h.kind in _CANCELLED_BY_DEESCALATION:
+            continue
+        # a different kind in the same words ("threatened sanctions") is a second signal
+        kept.append(h)
+    kept.sort(key=lambda h: h.start)
+    return kept
+
+
+@Language.factory("brink_signal_context")
+class SignalContext:
+    """Modality (negated, hedged, demanded, historical) and actor/target heads of each hit."""
+
+    def __init__(self, nlp: Language, name: str) -> None:
+        self.name = name
+        self.words = lexicon.context_words()
+
+    def __call__(self, doc: Doc) -> Doc:
+        for hit in doc._.brink_hits or []:
+            context.annotate(hit, doc, self.words)
+        return doc
+
+
+def add_brink_components(nlp: Language) -> Language:
+    """Add Brink's components to a trained pipeline (idempotent)."""
+    if "brink_newline_sentences" not in nlp.pipe_names:
+        nlp.add_pipe("brink_newline_sentences", first=True)
+    for name in ("brink_gazetteer", "brink_signal_matcher", "brink_signal_context"):
+        if name not in nlp.pipe_names:
+            nlp.add_pipe(name, last=True)
+    return nlp
+
+
+def hit_dict(hit: Hit) -> dict[str, Any]:  # for debugging and tests
+    return {k: getattr(hit, k) for k in hit.__slots__}  # type: ignore[attr-defined]

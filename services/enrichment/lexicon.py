@@ -1,0 +1,150 @@
+"""Brink's linguistic data, read from the files in ``patterns/``: pattern files, word lists,
+the country/organisation gazetteer and the table of signal kinds (CAMEO, PLOVER, weight).
+
+Pure data loading; no spaCy objects are built here.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PATTERNS_DIR = Path(__file__).with_name("patterns")
+
+# Irregular inflections of words used in patterns, so the cheap first pass (which has no
+# lemmatizer) recognises "sank", "fought" or "withdrew" as forms of the pattern lemmas.
+_IRREGULAR: dict[str, tuple[str, ...]] = {
+    "sink": ("sank", "sunk"),
+    "shoot": ("shot",),
+    "fight": ("fought",),
+    "send": ("sent",),
+    "build": ("built",),
+    "bring": ("brought",),
+    "withdraw": ("withdrew", "withdrawn"),
+    "break": ("broke", "broken"),
+    "throw": ("threw", "thrown"),
+    "go": ("went", "gone", "goes"),
+    "strike": ("struck", "stricken"),
+    "seek": ("sought",),
+    "mean": ("meant",),
+    "lay": ("laid",),
+    "bear": ("bore", "borne"),
+    "man": ("men",),
+    "hit": ("hit",),
+    "cut": ("cut",),
+    "shell": ("shelled", "shelling"),
+    "wage": ("waged",),
+    "put": ("put",),
+}
+
+
+def inflections(word: str) -> set[str]:
+    """Lower-case surface forms of an English lemma (over-generation is harmless here)."""
+    w = word.lower()
+    out = {w, *(_IRREGULAR.get(w, ()))}
+    vowels = "aeiou"
+    if w.endswith(("s", "x", "z", "ch", "sh")):
+        out.add(w + "es")
+    elif w.endswith("y") and len(w) > 1 and w[-2] not in vowels:
+        out.update({w[:-1] + "ies", w[:-1] + "ied"})
+    else:
+        out.add(w + "s")
+    if w.endswith("e"):
+        out.update({w + "d", w[:-1] + "ing"})
+    else:
+        out.update({w + "ed", w + "ing"})
+        if len(w) >= 3 and w[-1] not in vowels + "wxy" and w[-2] in vowels and w[-3] not in vowels:
+            out.update({w + w[-1] + "ed", w + w[-1] + "ing"})
+    return out
+
+
+@functools.cache
+def lexicon() -> dict[str, list[str]]:
+    """Named word lists (``$NAME`` in pattern files)."""
+    data = json.loads((PATTERNS_DIR / "lexicon.json").read_text(encoding="utf-8"))
+    return {k: v for k, v in data.items() if not k.startswith("_")}
+
+
+def expand(obj: Any) -> Any:
+    """Replace ``"$NAME"`` strings in a pattern by the named word list."""
+    if isinstance(obj, str) and obj.startswith("$"):
+        return lexicon()[obj[1:]]
+    if isinstance(obj, list):
+        return [expand(x) for x in obj]
+    if isinstance(obj, dict):
+        return {k: expand(v) for k, v in obj.items()}
+    return obj
+
+
+@functools.cache
+def load_jsonl(name: str) -> tuple[dict[str, Any], ...]:
+    """Records of ``patterns/<name>``, with word lists expanded."""
+    lines = (PATTERNS_DIR / name).read_text(encoding="utf-8").splitlines()
+    return tuple(expand(json.loads(line)) for line in lines if line.strip())
+
+
+@functools.cache
+def context_words() -> dict[str, frozenset[str]]:
+    data = json.loads((PATTERNS_DIR / "context.json").read_text(encoding="utf-8"))
+    return {k: frozenset(v) for k, v in data.items() if not k.startswith("_")}
+
+
+@dataclass(frozen=True, slots=True)
+class KindInfo:
+    cameo: str
+    plover: str
+    weight: float
+
+
+@functools.cache
+def kinds() -> dict[str, KindInfo]:
+    data = json.loads((PATTERNS_DIR / "kinds.json").read_text(encoding="utf-8"))
+    return {
+        k: KindInfo(cameo=v["cameo"], plover=v["plover"], weight=float(v["weight"]))
+        for k, v in data.items()
+        if not k.startswith("_")
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class GazetteerEntry:
+    code: str
+    name: str
+    type: str  # country | organisation | armed_group
+
+
+@functools.cache
+def gazetteer() -> dict[str, tuple[GazetteerEntry, tuple[str, ...]]]:
+    """code -> (entry, names that refer to it, as written)."""
+    data = json.loads((PATTERNS_DIR / "gazetteer.json").read_text(encoding="utf-8"))
+    out: dict[str, tuple[GazetteerEntry, tuple[str, ...]]] = {}
+    rows = [(c, n, "country", a) for c, n, a in data["countries"]]
+    rows += [tuple(r) for r in data["organisations"]]
+    for code, name, type_, aliases in rows:
+        entry, names = out.get(code, (GazetteerEntry(code, name, type_), ()))
+        out[code] = (entry, (*names, name, *aliases))
+    return out
+
+
+def anchor_forms(pattern: list[dict[str, Any]], anchor: int | None) -> set[str]:
+    """Surface forms of a token pattern's anchor token (its first required word constraint)."""
+    candidates = []
+    for i, tok in enumerate(pattern):
+        attrs = tok.get("RIGHT_ATTRS", tok)
+        if tok.get("OP") in ("?", "*") or str(tok.get("OP", "")).startswith("{0"):
+            continue
+        for key in ("LEMMA", "LOWER", "ORTH"):
+            value = attrs.get(key)
+            words = value if isinstance(value, str) else (value or {}).get("IN")
+            if words:
+                candidates.append((i, key, [words] if isinstance(words, str) else words))
+                break
+    if not candidates:
+        return set()
+    i, key, words = next((c for c in candidates if c[0] == anchor), candidates[0])
+    if key == "LEMMA":
+        return {f for w in words for f in inflections(w)}
+    return {w.lower() for w in words}

@@ -1,0 +1,66 @@
+"""The article's escalation score and verdict, from its signals (pure, no spaCy).
+
+Each signal contributes its kind's Goldstein weight (sign flipped: conflict counts up),
+scaled by how the article presents it: done or happening counts fully; demanded or called for
+counts as pressure (a threatened step); hedged (could, would, if, plans) counts half; negated,
+historical and figurative uses count nothing. Within a kind the strongest signal counts fully
+and each further one a quarter (repetition is evidence, not a new event), up to three more.
+De-escalation that happened (withdrawal, ceasefire, sanctions lifted) subtracts the same way;
+a call to de-escalate subtracts nothing. The verdict is ``score >= THRESHOLD``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from shared.schemas import Modality, Signal, SignalKind
+
+THRESHOLD = 4.0
+MULTIPLIER = {
+    Modality.ASSERTED: 1.0,
+    Modality.DEMANDED: 0.6,
+    Modality.HYPOTHETICAL: 0.5,
+    Modality.NEGATED: 0.0,
+    Modality.HISTORICAL: 0.0,
+}
+EXTRA_WEIGHT = 0.25
+MAX_EXTRA = 3
+
+
+def modality(*, negated: bool, hedged: bool, demanded: bool, historical: bool) -> Modality:
+    """The one modality that decides how a signal counts (negation wins, then history, ...)."""
+    if negated:
+        return Modality.NEGATED
+    if historical:
+        return Modality.HISTORICAL
+    if demanded:
+        return Modality.DEMANDED
+    if hedged:
+        return Modality.HYPOTHETICAL
+    return Modality.ASSERTED
+
+
+def contribution(signal: Signal) -> float:
+    """How much one signal moves the score (negative for de-escalation)."""
+    mult = MULTIPLIER[signal.modality]
+    if signal.kind == SignalKind.DEESCALATION and signal.modality != Modality.ASSERTED:
+        return 0.0
+    return -signal.weight * mult
+
+
+def score(signals: Iterable[Signal]) -> float:
+    by_kind: dict[SignalKind, list[float]] = defaultdict(list)
+    for s in signals:
+        c = contribution(s)
+        if c:
+            by_kind[s.kind].append(c)
+    total = 0.0
+    for values in by_kind.values():
+        values.sort(key=abs, reverse=True)
+        total += values[0] + EXTRA_WEIGHT * sum(values[1 : 1 + MAX_EXTRA])
+    return round(max(0.0, total), 2)
+
+
+def verdict(value: float) -> bool:
+    return value >= THRESHOLD
