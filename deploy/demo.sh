@@ -56,7 +56,7 @@ demo_pid() {
   local name=$1 pidf=$demo/$1.pid pid
   [[ -f $pidf ]] || return 0
   pid=$(cat "$pidf")
-  if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null &&
+  if [[ -n $pid ]] && live "$pid" &&
     tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "-m services.$name"; then
     echo "$pid"
   fi
@@ -73,6 +73,13 @@ healthy() {  # healthy PORT -> 0 when /healthz answers 200
 }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# live PID -> 0 while the process exists and is not a zombie waiting to be reaped.
+live() {
+  local state
+  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+  [[ -n $state && $state != Z ]]
+}
 
 start_service() {  # start_service NAME PORT
   local name=$1 port=$2 log=$demo/$1.log
@@ -102,14 +109,16 @@ wait_healthy() {  # wait_healthy NAME PORT
   local name=$1 port=$2 deadline=$((SECONDS + start_timeout))
   until healthy "$port"; do
     if [[ -z $(demo_pid "$name") ]]; then
-      printf '%s%s exited during start; last lines of %s:%s\n' "$red" "$name" "$demo/$name.log" "$off" >&2
+      printf '\n%s%s exited during start; last lines of %s:%s\n' "$red" "$name" "$demo/$name.log" "$off" >&2
       tail -n 40 "$demo/$name.log" >&2
+      echo "(the other services keep running; \`make down\` stops them)" >&2
       exit 1
     fi
     if ((SECONDS > deadline)); then
-      printf '%s%s not healthy after %ss; last lines of %s:%s\n' "$red" "$name" "$start_timeout" \
+      printf '\n%s%s not healthy after %ss; last lines of %s:%s\n' "$red" "$name" "$start_timeout" \
         "$demo/$name.log" "$off" >&2
       tail -n 40 "$demo/$name.log" >&2
+      echo "(the other services keep running; \`make down\` stops them)" >&2
       exit 1
     fi
     sleep 0.5
@@ -129,10 +138,10 @@ stop() {
     pid=$(demo_pid "$name")
     [[ -n $pid ]] || { rm -f "$demo/$name.pid"; continue; }
     for _ in $(seq 1 150); do
-      kill -0 "$pid" 2>/dev/null || break
+      live "$pid" || break
       sleep 0.2
     done
-    if kill -0 "$pid" 2>/dev/null; then
+    if live "$pid"; then
       echo "demo: $name ($pid) did not stop in 30 s; killing it" >&2
       kill -KILL "$pid" 2>/dev/null || true
     fi
