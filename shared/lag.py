@@ -23,6 +23,9 @@ def measure_lag(
 ) -> dict[TopicPartition, int]:
     """Lag of ``group_id`` on every partition of ``topics`` (uncommitted partitions count from 0)."""
     committed = admin.list_group_offsets(group_id)
+    # kafka-python 3.x answers {group_id: {TopicPartition: OffsetAndMetadata}}
+    if isinstance(committed.get(group_id), dict):
+        committed = committed[group_id]
     parts = [
         TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())
     ]

@@ -6,7 +6,9 @@ Owns what "the same story" means:
 - near: MinHash LSH (datasketch) over word shingles finds a first copy whose estimated Jaccard
   similarity is at least the threshold.
 
-Only first copies are remembered; later copies point at the first (``Duplicate.of``). Memory
+Later copies point at the first (``Duplicate.of``); only first copies go into the LSH index,
+and later copies are remembered by id and hash so a resend of any copy is an exact duplicate of
+the story's first copy. Memory
 is bounded: entries older than the window are evicted (and reported so the caller can delete
 them from the persisted state), and so are the oldest once ``max_entries`` is reached.
 """
@@ -41,13 +43,16 @@ class DedupConfig:
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """A remembered first copy: what is persisted in the state topic, keyed by ``id``."""
+    """A remembered article, persisted in the state topic keyed by ``id``: a first copy (with its
+    MinHash signature), or a later copy (``duplicate`` set) so that a resend of that copy is
+    recognised as the same story too."""
 
     id: str
     content_hash: str
     seen_at: float  # Unix seconds when ingest first saw it
     hashvalues: np.ndarray[Any, Any] | None  # MinHash signature; None when too short
     origin: str | None = None  # "partition:offset" of the raw record it came from
+    duplicate: Duplicate | None = None  # set for a later copy: the verdict it got
 
     def to_bytes(self) -> bytes:
         mh = dtype = None
@@ -64,6 +69,7 @@ class Entry:
                 "mh": mh,
                 "dtype": dtype,
                 "origin": self.origin,
+                "dup": None if self.duplicate is None else self.duplicate.model_dump(mode="json"),
             }
         )
 
@@ -75,13 +81,21 @@ class Entry:
         if mh is not None:
             raw = np.frombuffer(base64.b64decode(mh), dtype=np.dtype(obj.get("dtype") or "<u4"))
             values = raw.astype(raw.dtype.newbyteorder("="))
-        return cls(obj["id"], obj["hash"], float(obj["at"]), values, obj.get("origin"))
+        dup = obj.get("dup")
+        return cls(
+            obj["id"],
+            obj["hash"],
+            float(obj["at"]),
+            values,
+            obj.get("origin"),
+            None if dup is None else Duplicate.model_validate(dup),
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
     duplicate: Duplicate | None
-    remembered: Entry | None  # the new first copy to persist, if any
+    remembered: Entry | None  # what to persist, if anything new was learnt
 
 
 def shingles(text: str, size: int) -> set[bytes]:
@@ -127,16 +141,18 @@ class Deduplicator:
         now: float,
         origin: str | None = None,
     ) -> Verdict:
-        """Classify one article; remember it when it is a first copy."""
+        """Classify one article and remember it (a first copy, or which story a copy belongs to)."""
         mh = self.minhash(text)
-        first = self._entries.get(article_id)
-        if first is not None:
-            if origin is not None and first.origin == origin:
-                return Verdict(None, None)  # the same raw record redelivered: still the first copy
-            return Verdict(self._dup(article_id, DuplicateKind.EXACT, mh, digest), None)
-        of = self._by_hash.get(digest)
-        if of is not None:
-            return Verdict(Duplicate(of=of, kind=DuplicateKind.EXACT, similarity=1.0), None)
+        seen = self._entries.get(article_id)
+        if seen is not None:
+            if origin is not None and seen.origin == origin:
+                return Verdict(seen.duplicate, None)  # the same raw record redelivered
+            return Verdict(self._exact(seen, mh, digest), None)
+        by_hash = self._by_hash.get(digest)
+        if by_hash is not None:
+            first_id = self._story(self._entries[by_hash])
+            dup = Duplicate(of=first_id, kind=DuplicateKind.EXACT, similarity=1.0)
+            return self._copy(article_id, digest, now, origin, dup)
         if mh is not None:
             best, score = None, 0.0
             for candidate in self._lsh.query(mh):
@@ -144,25 +160,36 @@ class Deduplicator:
                 if sim > score or (sim == score and best is not None and candidate < best):
                     best, score = candidate, sim
             if best is not None and score >= self.config.threshold:
-                return Verdict(
-                    Duplicate(of=best, kind=DuplicateKind.NEAR, similarity=round(score, 4)), None
-                )
+                dup = Duplicate(of=best, kind=DuplicateKind.NEAR, similarity=round(score, 4))
+                return self._copy(article_id, digest, now, origin, dup)
         entry = Entry(article_id, digest, now, None if mh is None else mh.hashvalues, origin)
         self._remember(entry, mh)
         return Verdict(None, entry)
 
-    def _dup(self, of: str, kind: DuplicateKind, mh: MinHash | None, digest: str) -> Duplicate:
-        first = self._entries[of]
-        if digest == first.content_hash:
+    @staticmethod
+    def _story(entry: Entry) -> str:
+        return entry.duplicate.of if entry.duplicate is not None else entry.id
+
+    def _copy(
+        self, article_id: str, digest: str, now: float, origin: str | None, dup: Duplicate
+    ) -> Verdict:
+        entry = Entry(article_id, digest, now, None, origin, dup)
+        self._remember(entry, None)
+        return Verdict(dup, entry)
+
+    def _exact(self, seen: Entry, mh: MinHash | None, digest: str) -> Duplicate:
+        """The same id again: an exact copy of the story ``seen`` belongs to."""
+        of = self._story(seen)
+        if digest == seen.content_hash:
             sim = 1.0
         elif mh is not None and of in self._sketches:
             sim = round(float(mh.jaccard(self._sketches[of])), 4)
         else:
             sim = 0.0
-        return Duplicate(of=of, kind=kind, similarity=sim)
+        return Duplicate(of=of, kind=DuplicateKind.EXACT, similarity=sim)
 
     def restore(self, entry: Entry) -> None:
-        """Add a persisted first copy (state replay, or another instance's first copy)."""
+        """Add a persisted entry (state replay, or another instance's new entry)."""
         if entry.id in self._entries:
             self.forget(entry.id)
         mh = None
@@ -202,7 +229,7 @@ class Deduplicator:
 
     def _remember(self, entry: Entry, mh: MinHash | None) -> None:
         self._entries[entry.id] = entry
-        self._by_hash.setdefault(entry.content_hash, entry.id)
+        self._by_hash.setdefault(entry.content_hash, entry.id)  # forget() deletes by this id
         if mh is not None:
             self._sketches[entry.id] = mh
             self._lsh.insert(entry.id, mh)
