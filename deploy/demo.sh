@@ -171,7 +171,11 @@ status() {
 show_alerts() {
   local out=$demo/alerts.out reader size last_size=0 last_change=$SECONDS start=$SECONDS
   : >"$out"
-  "${brink[@]}" alerts --from-beginning --follow >"$out" 2>&1 </dev/null &
+  # Unbuffered: the reader is stopped with SIGTERM, and what it printed must already be in $out.
+  # Colours and width of this terminal, although it writes to a file.
+  local tty_env=(PYTHONUNBUFFERED=1)
+  [[ -t 1 ]] && tty_env+=(FORCE_COLOR=1 "COLUMNS=$(tput cols 2>/dev/null || echo 100)")
+  env "${tty_env[@]}" "${brink[@]}" alerts --from-beginning --follow >"$out" 2>&1 </dev/null &
   reader=$!
   tail -n +1 -f --pid="$reader" "$out" &
   local tailer=$!
