@@ -15,7 +15,9 @@ def produce(settings: Settings, articles: Iterable[EnrichedArticle]) -> None:
     producer = KafkaProducer(**settings.kafka_python())
     try:
         for a in articles:
-            producer.send(settings.topics.enriched, key=a.article.id.encode(), value=codec.encode(a))
+            producer.send(
+                settings.topics.enriched, key=a.article.id.encode(), value=codec.encode(a)
+            )
         producer.flush()
     finally:
         producer.close()
