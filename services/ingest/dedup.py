@@ -28,6 +28,7 @@ from services.ingest.normalise import words
 from shared.schemas import Duplicate, DuplicateKind
 
 STATE_VERSION = 1
+SCHEME = "affine32"  # datasketch's default hashing scheme; persisted signatures depend on it
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +118,7 @@ class Deduplicator:
         # LSH only proposes candidates; the decision is the estimated Jaccard >= threshold. A lower
         # LSH threshold keeps pairs just above the threshold from slipping through its bands.
         lsh_threshold = max(0.3, self.config.threshold - self.config.lsh_margin)
+        self._perms = MinHash(num_perm=self.config.num_perm, scheme=SCHEME).permutations
         self._lsh = MinHashLSH(threshold=lsh_threshold, num_perm=self.config.num_perm)
 
     def __len__(self) -> int:
@@ -129,7 +131,7 @@ class Deduplicator:
         grams = shingles(text, self.config.shingle_words)
         if len(grams) < self.config.min_shingles:
             return None
-        mh = MinHash(num_perm=self.config.num_perm)
+        mh = MinHash(num_perm=self.config.num_perm, permutations=self._perms, scheme=SCHEME)
         mh.update_batch(list(grams))
         return mh
 
@@ -194,9 +196,7 @@ class Deduplicator:
             self.forget(entry.id)
         mh = None
         if entry.hashvalues is not None:
-            mh = MinHash(
-                num_perm=self.config.num_perm, hashvalues=entry.hashvalues, scheme="affine32"
-            )
+            mh = MinHash(num_perm=self.config.num_perm, hashvalues=entry.hashvalues, scheme=SCHEME)
         self._remember(entry, mh)
 
     def forget(self, article_id: str) -> None:
