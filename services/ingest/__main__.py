@@ -9,6 +9,7 @@ from types import FrameType
 
 from services.ingest import metrics
 from services.ingest.config import DEFAULT_METRICS_PORT, IngestConfig
+from services.ingest.feeds import FeedPoller
 from services.ingest.http_api import ArticlesApi
 from services.ingest.worker import IngestWorker, RawProducer, group_id
 from shared.lag import LagMonitor
@@ -36,6 +37,15 @@ def main() -> int:
     api = ArticlesApi(
         settings.http_host, settings.http_port, settings.max_body_bytes, raw_producer.submit
     ).start()
+    feeds = None
+    if config.feeds:
+        feeds = FeedPoller(
+            config.feeds,
+            config.feed_interval_seconds,
+            lambda records: raw_producer.submit(records, via="feed"),
+            known=lambda article_id: article_id in worker.dedup,
+            ready=worker.ready,  # poll once the dedup state is replayed
+        )
     log.info(
         "ingest: metrics on %s:%d, POST /articles on %s:%d",
         settings.metrics_host,
@@ -51,8 +61,15 @@ def main() -> int:
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
     try:
+        if feeds is not None:
+            feeds.start()
+            log.info(
+                "polling %d feed(s) every %.0f s", len(config.feeds), config.feed_interval_seconds
+            )
         worker.run()
     finally:
+        if feeds is not None:
+            feeds.stop()
         api.stop()
         raw_producer.close()
         lag.stop()

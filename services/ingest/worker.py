@@ -58,17 +58,23 @@ class Out:
 
 
 class RawProducer:
-    """Writes raw records to articles.raw and waits for the broker's ack (for the HTTP API)."""
+    """Writes raw records to articles.raw and waits for the broker's ack (HTTP API, feeds)."""
 
     def __init__(self, settings: Settings) -> None:
         self._topic = settings.topics.raw
         self._producer = KafkaProducer(acks="all", linger_ms=2, **settings.kafka_python())
 
-    def submit(self, records: Sequence[tuple[bytes | None, bytes]], timeout: float = 30.0) -> None:
-        """Send (key, value) pairs marked as coming from HTTP; raises KafkaError if not acked."""
+    def submit(
+        self,
+        records: Sequence[tuple[bytes | None, bytes]],
+        timeout: float = 30.0,
+        via: str = "http",
+    ) -> None:
+        """Send (key, value) pairs marked with where they came from (``brink.via``: http or feed);
+        raises KafkaError if the broker did not acknowledge them all."""
+        headers = [(VIA_HEADER, via.encode())]
         futures = [
-            self._producer.send(self._topic, key=k, value=v, headers=[(VIA_HEADER, b"http")])
-            for k, v in records
+            self._producer.send(self._topic, key=k, value=v, headers=headers) for k, v in records
         ]
         self._producer.flush(timeout)
         for f in futures:
