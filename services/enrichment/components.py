@@ -115,7 +115,8 @@ class Gazetteer:
         return out
 
     def __call__(self, doc: Doc) -> Doc:
-        doc._.brink_places = self.places(doc)
+        if doc._.brink_places is None:  # the first pass may have found them already
+            doc._.brink_places = self.places(doc)
         return doc
 
 

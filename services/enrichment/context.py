@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from services.enrichment.components import Hit
 
 # Dependency labels that begin a clause of their own: negation does not cross them.
-CLAUSE_TOPS = frozenset({"ROOT", "ccomp", "advcl", "relcl", "conj", "parataxis", "csubj", "acl"})
+CLAUSE_TOPS = frozenset({"ROOT", "ccomp", "advcl", "relcl", "conj", "parataxis", "csubj"})
 TARGET_PREPS = frozenset(
     {"against", "on", "to", "toward", "towards", "near", "at", "along", "into", "with", "upon"}
 )

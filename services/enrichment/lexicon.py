@@ -129,22 +129,25 @@ def gazetteer() -> dict[str, tuple[GazetteerEntry, tuple[str, ...]]]:
     return out
 
 
-def anchor_forms(pattern: list[dict[str, Any]], anchor: int | None) -> set[str]:
-    """Surface forms of a token pattern's anchor token (its first required word constraint)."""
-    candidates = []
-    for i, tok in enumerate(pattern):
-        attrs = tok.get("RIGHT_ATTRS", tok)
-        if tok.get("OP") in ("?", "*") or str(tok.get("OP", "")).startswith("{0"):
+def required_forms(pattern: list[dict[str, Any]]) -> list[frozenset[str]]:
+    """For each required word constraint of a token or dependency pattern, the lower-cased
+    surface forms that can satisfy it. A sentence lacking any one of them cannot match."""
+    groups: list[frozenset[str]] = []
+    for tok in pattern:
+        op = str(tok.get("OP", ""))
+        if op in ("?", "*") or op.startswith("{0"):
             continue
+        attrs = tok.get("RIGHT_ATTRS", tok)
         for key in ("LEMMA", "LOWER", "ORTH"):
             value = attrs.get(key)
-            words = value if isinstance(value, str) else (value or {}).get("IN")
-            if words:
-                candidates.append((i, key, [words] if isinstance(words, str) else words))
-                break
-    if not candidates:
-        return set()
-    i, key, words = next((c for c in candidates if c[0] == anchor), candidates[0])
-    if key == "LEMMA":
-        return {f for w in words for f in inflections(w)}
-    return {w.lower() for w in words}
+            if value is None:
+                continue
+            words = [value] if isinstance(value, str) else value.get("IN")
+            if not words:
+                continue
+            if key == "LEMMA":
+                groups.append(frozenset(f for w in words for f in inflections(w)))
+            else:
+                groups.append(frozenset(w.lower() for w in words))
+            break
+    return groups

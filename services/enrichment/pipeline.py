@@ -26,6 +26,7 @@ from typing import Any, Literal
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
+from spacy.util import filter_spans
 
 from services.enrichment import lexicon, scoring
 from services.enrichment.components import (
@@ -93,55 +94,57 @@ class Enricher:
         self.max_chars = max_chars
         self.sentences = CheapSentences()
         self.gazetteer: Gazetteer = self.nlp.get_pipe("brink_gazetteer")
-        self.anchors = self._anchor_matcher()
+        self._prefilter_index()
         meta = self.nlp.meta
         self.model = ModelInfo(name=f"{meta['lang']}_{meta['name']}", version=meta["version"])
         lex = lexicon.lexicon()
         self._titles = frozenset(lex["DEMONYM_PERSON_TITLES"])
 
     # ------------------------------------------------------------------ first pass
-    def _anchor_matcher(self) -> PhraseMatcher:
-        """Lower-cased forms of each pattern's anchor word, labelled by the context it needs."""
-        groups: dict[str, set[str]] = {"ANY": set(), "MIL": set(), "DIPLO": set(), "STATE": set()}
+    def _prefilter_index(self) -> None:
+        """Index every pattern's required words by surface form, for `candidate_sentences`."""
+        self._needs: list[tuple[int, str]] = []  # pattern -> (number of required words, context)
+        self._form_index: dict[str, list[tuple[int, int]]] = {}
         for name in ("signals.jsonl", "dependency.jsonl"):
             for rec in lexicon.load_jsonl(name):
-                forms = lexicon.anchor_forms(rec["pattern"], rec.get("anchor"))
-                groups[rec.get("context") or "ANY"].update(forms)
+                groups = lexicon.required_forms(rec["pattern"])
+                n = len(self._needs)
+                self._needs.append((len(groups), rec.get("context") or ""))
+                for g, forms in enumerate(groups):
+                    for form in forms:
+                        self._form_index.setdefault(form, []).append((n, g))
         lex = lexicon.lexicon()
-        mil = {
-            f for w in lex["MIL_CONTEXT"] + lex["MILNOUN_STRICT"] for f in lexicon.inflections(w)
-        }
-        groups["CTX_MIL"] = mil | {"forces", "armed"}
-        groups["CTX_DIPLO"] = {f for w in lex["DIPLO"] for f in lexicon.inflections(w)} | {
-            "diplomatic"
-        }
-        matcher = PhraseMatcher(self.nlp.vocab, attr="LOWER")
-        for label, words in groups.items():
-            matcher.add(label, list(self.nlp.tokenizer.pipe(sorted(words))))
-        return matcher
+        mil = {f for w in lex["MIL_CONTEXT"] + lex["MILNOUN_STRICT"] for f in lexicon.inflections(w)}
+        self._ctx_mil = frozenset(mil | {"forces", "armed"})
+        diplo = {f for w in lex["DIPLO"] for f in lexicon.inflections(w)}
+        self._ctx_diplo = frozenset(diplo | {"diplomatic"})
 
     def candidate_sentences(self, doc: Doc, places: Sequence[Place]) -> Iterator[Span]:
-        """Sentences of a tokenized (not parsed) doc that may carry a signal."""
+        """Sentences of a tokenized (not parsed) doc that contain every required word of at
+        least one pattern (and, for ambiguous words, the context they need)."""
         self.sentences(doc)
-        sent_of = {}
-        sents = list(doc.sents)
-        for n, sent in enumerate(sents):
-            for i in range(sent.start, sent.end):
-                sent_of[i] = n
-        labels: dict[int, set[str]] = {}
-        strings = self.nlp.vocab.strings
-        for match_id, start, _ in self.anchors(doc):
-            labels.setdefault(sent_of[start], set()).add(strings[match_id])
-        with_place = {sent_of[p.start] for p in places}
-        for n, found in sorted(labels.items()):
-            mil = "CTX_MIL" in found
+        with_place = {p.start for p in places}
+        index = self._form_index
+        for sent in doc.sents:
+            lowers = {t.lower_ for t in sent}
+            seen: dict[int, set[int]] = {}
+            for form in lowers:
+                for n, g in index.get(form, ()):
+                    seen.setdefault(n, set()).add(g)
+            complete = {self._needs[n][1] for n, gs in seen.items() if len(gs) == self._needs[n][0]}
+            if not complete:
+                continue
+            mil = not self._ctx_mil.isdisjoint(lowers)
             if (
-                "ANY" in found
-                or ("MIL" in found and mil)
-                or ("DIPLO" in found and "CTX_DIPLO" in found)
-                or ("STATE" in found and (mil or n in with_place))
+                "" in complete
+                or ("MIL" in complete and mil)
+                or ("DIPLO" in complete and not self._ctx_diplo.isdisjoint(lowers))
+                or (
+                    "STATE" in complete
+                    and (mil or any(sent.start <= i < sent.end for i in with_place))
+                )
             ):
-                yield sents[n]
+                yield sent
 
     def people(self, doc: Doc, places: Sequence[Place]) -> dict[str, lexicon.GazetteerEntry]:
         """Names introduced as "<Country>'s Foreign Minister <Name>" or "NATO
@@ -212,12 +215,50 @@ class Enricher:
             w.places = self.gazetteer.places(doc)
             w.people = self.people(doc, w.places)
             self._add_places(w, doc, 0)
+            self._add_people(w, doc)
             for sent in self.candidate_sentences(doc, w.places):
-                jobs.append((sent.text, (n, sent.start_char)))
-        for sdoc, (n, offset) in self.nlp.pipe(jobs, as_tuples=True, batch_size=self.batch_size):
+                sdoc = self._sentence_doc(sent, w.places)
+                if sdoc is not None:
+                    jobs.append((sdoc, (n, sent[0].idx)))
+        # NER is as costly as tagger and parser together: it runs afterwards, and only on the
+        # sentences whose actor or target the gazetteer could not name.
+        ner = self.nlp.get_pipe("ner") if "ner" in self.nlp.pipe_names else None
+        docs = self.nlp.pipe(jobs, as_tuples=True, batch_size=self.batch_size, disable=["ner"])
+        for sdoc, (n, offset) in docs:
+            if ner is not None and self._unresolved(sdoc, todo[n]):
+                sdoc = ner(sdoc)
             self._collect(todo[n], sdoc, offset)
         for w in todo:
             w.signals.sort(key=lambda s: (s.start, s.end, s.kind))
+
+    def _sentence_doc(self, sent: Span, places: Sequence[Place]) -> Doc | None:
+        """A new Doc for one candidate sentence: its tokens (no second tokenization), its
+        gazetteer places, and lower-cased words when the sentence is in capitals (wire
+        headlines), which the tagger and lemmatizer otherwise read as proper nouns."""
+        doc = sent.doc
+        start, end = sent.start, sent.end
+        while start < end and doc[start].is_space:
+            start += 1
+        while end > start and doc[end - 1].is_space:
+            end -= 1
+        if start == end:
+            return None
+        tokens = doc[start:end]
+        words = [t.text for t in tokens]
+        letters = [c for c in tokens.text if c.isalpha()]
+        if letters and sum(c.isupper() for c in letters) > 0.8 * len(letters):
+            lowered = [word.lower() for word in words]
+            if all(len(a) == len(b) for a, b in zip(lowered, words, strict=True)):
+                words = lowered
+        spaces = [bool(t.whitespace_) for t in tokens]
+        spaces[-1] = False
+        sdoc = Doc(self.nlp.vocab, words=words, spaces=spaces)
+        sdoc._.brink_places = [
+            Place(p.start - start, p.end - start, p.code, p.name, p.type)
+            for p in places
+            if start <= p.start and p.end <= end
+        ]
+        return sdoc
 
     def _full(self, todo: list[_Work]) -> None:
         texts = ((w.text, n) for n, w in enumerate(todo))
@@ -239,6 +280,21 @@ class Enricher:
                 start=start,
                 end=start + len(span.text),
                 code=p.code,
+            )
+
+    def _add_people(self, w: _Work, doc: Doc) -> None:
+        """Every mention of a person introduced with their country or organisation."""
+        if not w.people:
+            return
+        names = PhraseMatcher(self.nlp.vocab, attr="ORTH")
+        names.add("PERSON", list(self.nlp.tokenizer.pipe(sorted(w.people))))
+        for span in filter_spans(names(doc, as_spans=True)):
+            key = (span.start_char, span.end_char)
+            if any(s < key[1] and key[0] < e for s, e in w.entities):
+                continue
+            entry = w.people[span.text]
+            w.entities[key] = Entity(
+                text=span.text, label="PERSON", start=key[0], end=key[1], code=entry.code
             )
 
     def _collect(self, w: _Work, doc: Doc, offset: int) -> None:
@@ -278,8 +334,8 @@ class Enricher:
             w.signals.append(
                 Signal(
                     kind=SignalKind(hit.kind),
-                    cue=cue.text,
-                    sentence=sent.text,
+                    cue=w.text[offset + cue.start_char : offset + cue.end_char],
+                    sentence=w.text[offset + sent.start_char : offset + sent.end_char],
                     start=offset + cue.start_char,
                     end=offset + cue.end_char,
                     sentence_start=offset + sent.start_char,
@@ -296,6 +352,14 @@ class Enricher:
                     plover=info.plover,
                 )
             )
+
+    def _unresolved(self, doc: Doc, w: _Work) -> bool:
+        places: list[Place] = doc._.brink_places or []
+        for hit in doc._.brink_hits or []:
+            for heads in (hit.actors, hit.targets):
+                if heads and self._party(doc, heads, places, w) is None:
+                    return True
+        return False
 
     def _party(self, doc: Doc, heads: list[int], places: list[Place], w: _Work) -> Party | None:
         for i in heads:

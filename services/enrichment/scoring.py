@@ -6,7 +6,7 @@ counts as pressure (a threatened step); hedged (could, would, if, plans) counts 
 historical and figurative uses count nothing. Within a kind the strongest signal counts fully
 and each further one a quarter (repetition is evidence, not a new event), up to three more.
 De-escalation that happened (withdrawal, ceasefire, sanctions lifted) subtracts the same way;
-a call to de-escalate subtracts nothing. The verdict is ``score >= THRESHOLD``.
+a call to de-escalate subtracts nothing, a possible one ("may lift") half. The verdict is ``score >= THRESHOLD``.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def modality(*, negated: bool, hedged: bool, demanded: bool, historical: bool) -
 def contribution(signal: Signal) -> float:
     """How much one signal moves the score (negative for de-escalation)."""
     mult = MULTIPLIER[signal.modality]
-    if signal.kind == SignalKind.DEESCALATION and signal.modality != Modality.ASSERTED:
+    if signal.kind == SignalKind.DEESCALATION and signal.modality == Modality.DEMANDED:
         return 0.0
     return -signal.weight * mult
 
