@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
@@ -195,7 +196,7 @@ class IngestWorker:
         try:
             while not self._stop.is_set():
                 batch = consumer.poll(timeout_ms=500)
-                self._tail_state()
+                self._tail_state(catch_up=bool(batch))
                 if batch:
                     out: list[Out] = []
                     offsets: dict[TopicPartition, OffsetAndMetadata] = {}
@@ -326,23 +327,35 @@ class IngestWorker:
                     return
                 delay = min(delay * 2, 10.0)
 
-    def _tail_state(self) -> None:
-        """Apply other instances' first copies (and tombstones) from the state topic."""
+    def _tail_state(self, catch_up: bool) -> None:
+        """Apply other instances' entries (and tombstones) from the state topic.
+
+        With ``catch_up`` (before a batch is handled) read up to the current end of the topic,
+        so a copy is compared with every first copy other instances had acknowledged by then.
+        """
         if self._state_tail is None:
             return
+        tp = TopicPartition(state_topic(self.settings), 0)
         try:
-            batch = self._state_tail.poll(timeout_ms=0, max_records=5000)
+            end = self._state_tail.end_offsets([tp])[tp] if catch_up else -1
+            deadline = time.monotonic() + 2.0
+            while True:
+                batch = self._state_tail.poll(timeout_ms=0 if end < 0 else 100, max_records=5000)
+                for records in batch.values():
+                    for r in records:
+                        self._apply_state(r)
+                if self._state_tail.position(tp) >= end or time.monotonic() > deadline:
+                    return
         except KafkaError as exc:
             log.warning("reading dedup state failed: %s", exc)
-            return
-        for records in batch.values():
-            for r in records:
-                if (INSTANCE_HEADER, self.instance) in (r.headers or []):
-                    continue
-                if r.value is None:
-                    self.dedup.forget(r.key.decode())
-                else:
-                    self.dedup.restore(Entry.from_bytes(r.value))
+
+    def _apply_state(self, r: Any) -> None:
+        if (INSTANCE_HEADER, self.instance) in (r.headers or []):
+            return  # our own: already applied
+        if r.value is None:
+            self.dedup.forget(r.key.decode())
+        else:
+            self.dedup.restore(Entry.from_bytes(r.value))
 
     def _evict(self) -> None:
         gone = self.dedup.evict(time.time())

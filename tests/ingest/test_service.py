@@ -216,3 +216,39 @@ def test_brink_publish_of_seeds(settings: Settings, start_service: Any) -> None:
         timeout=60,
     )
     assert missing.returncode != 0 and "sent: 0, failed: 1" in missing.stdout
+
+
+def test_two_instances_share_dedup_state(
+    settings: Settings, start_service: Any, corpus: dict[str, dict[str, Any]]
+) -> None:
+    from kafka import KafkaAdminClient
+
+    start_service("ingest", settings)
+    start_service("ingest", settings)
+    admin = KafkaAdminClient(**settings.kafka_python())
+    group = settings.topic_prefix + "brink-ingest"
+
+    def both_assigned() -> bool:
+        desc = admin.describe_groups([group])[group]  # kafka-python 3.x: a dict per group
+        return len(desc["members"]) == 2 and desc["group_state"] == "Stable"
+
+    try:
+        wait_for(both_assigned, timeout=60, message="two members in the ingest group")
+    finally:
+        admin.close()
+    first, later = corpus["reuters-14881"], corpus["reuters-14912"]
+    producer = KafkaProducer(**settings.kafka_python())
+
+    def send(src: dict[str, Any], partition: int) -> None:
+        value = orjson.dumps({"title": src["title"], "text": src["text"]})
+        producer.send(settings.topics.raw, value=value, partition=partition).get(timeout=30)
+
+    send(first, 0)
+    (original,) = articles(settings, 1)
+    # Partitions 1 and 2 cannot both belong to the instance that owns partition 0.
+    send(later, 1)
+    send(later, 2)
+    producer.close()
+    copies = [a for a in articles(settings, 3) if a.id != original.id]
+    assert len(copies) == 2
+    assert all(c.duplicate is not None and c.duplicate.of == original.id for c in copies)
