@@ -9,6 +9,7 @@ and evaluation.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import re
 import sys
@@ -141,9 +142,13 @@ def run(args: argparse.Namespace) -> int:
 
     rules = load_rules(args.rules)
     enricher = Enricher(batch_size=args.batch_size)
-    stream: TextIO = sys.stdin if args.file == "-" else Path(args.file).open(encoding="utf-8")
     out = sys.stdout.buffer
-    try:
+    with contextlib.ExitStack() as stack:
+        stream: TextIO = (
+            sys.stdin
+            if args.file == "-"
+            else stack.enter_context(Path(args.file).open(encoding="utf-8"))
+        )
         for batch in _batches(read_articles(stream, args.limit), args.batch_size):
             for enriched in enricher.enrich(batch):
                 if args.only_escalation and not enriched.escalation:
@@ -151,7 +156,4 @@ def run(args: argparse.Namespace) -> int:
                 alerts = rules.evaluate_article(enriched)
                 out.write(orjson.dumps(result_line(enriched, alerts)) + b"\n")
             out.flush()
-    finally:
-        if stream is not sys.stdin:
-            stream.close()
     return 0

@@ -141,10 +141,8 @@ class _Context:
         lowers = {t.lower_ for t in sent if t.i not in skip}
         mil = sum(1 for lm in lemmas if lm in self.mil) + len(lowers & {"forces", "armed"})
         other = sum(1 for lm in lemmas if lm in self.sport or lm in self.business)
-        if other >= 2 and mil < 2:
-            return False
-        if need == "MIL":
-            return mil > 0
+        if need == "MIL":  # "attack", "clash": sport and business use them too
+            return mil > 0 and not (other >= 2 and mil < 2)
         if need == "DIPLO":
             return any(lm in self.diplo for lm in lemmas) or "diplomatic" in lowers
         if need == "STATE":
@@ -239,4 +237,4 @@ def add_brink_components(nlp: Language) -> Language:
 
 
 def hit_dict(hit: Hit) -> dict[str, Any]:  # for debugging and tests
-    return {k: getattr(hit, k) for k in hit.__slots__}  # type: ignore[attr-defined]
+    return {k: getattr(hit, k) for k in hit.__slots__}

@@ -33,7 +33,7 @@ PRONOUNS = frozenset({"it", "they", "we", "he", "she", "i", "you", "which", "tha
 
 
 def _year(tok: Token) -> int | None:
-    text = tok.text.strip("'’s")
+    text = tok.text.strip("'\u2019s")
     if len(text) == 4 and text.isdigit() and 1900 <= int(text) <= 2100:
         return int(text)
     return None
@@ -77,9 +77,7 @@ def annotate(hit: Hit, doc: Doc, words: Mapping[str, frozenset[str]]) -> None:
     for t in path:
         own = t.i in cue
         for c in t.children:
-            if c.dep_ == "neg":
-                flips += 1
-            elif c.dep_ == "det" and c.lower_ in words["negation_dets"]:
+            if c.dep_ == "neg" or (c.dep_ == "det" and c.lower_ in words["negation_dets"]):
                 flips += 1
             elif c.dep_ in ("aux", "auxpass"):
                 if c.lower_ in words["demand_modals"]:
@@ -167,9 +165,15 @@ def actor_target(hit: Hit, doc: Doc) -> tuple[list[int], list[int]]:
         holders.append(head.head)
     for h in holders:
         for c in h.children:
-            if c.dep_ == "prep" and c.lower_ in TARGET_PREPS:
+            if c.dep_ == "prep" and (
+                c.lower_ in TARGET_PREPS or (expulsion and c.lower_ in ("from", "in"))
+            ):
                 targets += [g.i for g in c.children if g.dep_ == "pobj" and _np_ok(g)]
-            elif c.dep_ in ("dobj", "nsubjpass", "dative") and c.i not in cue and _np_ok(c):
-                if hit.kind not in ("military_buildup", "mobilization", "deescalation"):
-                    targets.append(c.i)
+            elif (
+                c.dep_ in ("dobj", "nsubjpass", "dative")
+                and c.i not in cue
+                and _np_ok(c)
+                and hit.kind not in ("military_buildup", "mobilization", "deescalation")
+            ):
+                targets.append(c.i)
     return actors, targets

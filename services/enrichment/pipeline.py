@@ -93,7 +93,7 @@ class Enricher:
         self.mode = mode
         self.max_chars = max_chars
         self.sentences = CheapSentences()
-        self.gazetteer: Gazetteer = self.nlp.get_pipe("brink_gazetteer")
+        self.gazetteer: Gazetteer = self.nlp.get_pipe("brink_gazetteer")  # type: ignore[assignment]
         self._prefilter_index()
         meta = self.nlp.meta
         self.model = ModelInfo(name=f"{meta['lang']}_{meta['name']}", version=meta["version"])
@@ -114,7 +114,9 @@ class Enricher:
                     for form in forms:
                         self._form_index.setdefault(form, []).append((n, g))
         lex = lexicon.lexicon()
-        mil = {f for w in lex["MIL_CONTEXT"] + lex["MILNOUN_STRICT"] for f in lexicon.inflections(w)}
+        mil = {
+            f for w in lex["MIL_CONTEXT"] + lex["MILNOUN_STRICT"] for f in lexicon.inflections(w)
+        }
         self._ctx_mil = frozenset(mil | {"forces", "armed"})
         diplo = {f for w in lex["DIPLO"] for f in lexicon.inflections(w)}
         self._ctx_diplo = frozenset(diplo | {"diplomatic"})
@@ -152,7 +154,7 @@ class Enricher:
         out: dict[str, lexicon.GazetteerEntry] = {}
         for p in places:
             i = p.end
-            if i < len(doc) and doc[i].lower_ in ("'s", "’s"):
+            if i < len(doc) and doc[i].lower_ in ("'s", "\u2019s"):
                 i += 1
             titled = 0
             while i < len(doc) and doc[i].lower_ in self._titles and titled < 6:
@@ -197,7 +199,7 @@ class Enricher:
 
     def _prepare(self, article: Article) -> _Work:
         text = article_text(article)
-        if not _WORD.search(article.body) and not _WORD.search(article.title):
+        if not _WORD.search(article.body):  # a headline alone is not an article
             return _Work(article, text, "empty")
         language = (article.language or "und").lower()
         if language == "und" and len(article.body) >= 200:
@@ -209,8 +211,9 @@ class Enricher:
         return _Work(article, text[: self.max_chars], "ok")
 
     def _fast(self, todo: list[_Work]) -> None:
-        jobs: list[tuple[str, tuple[int, int]]] = []
-        for n, doc in enumerate(self.nlp.tokenizer.pipe([w.text for w in todo], batch_size=256)):
+        jobs: list[tuple[Doc, tuple[int, int]]] = []
+        tokenizer: Any = self.nlp.tokenizer
+        for n, doc in enumerate(tokenizer.pipe([w.text for w in todo], batch_size=256)):
             w = todo[n]
             w.places = self.gazetteer.places(doc)
             w.people = self.people(doc, w.places)
@@ -224,9 +227,8 @@ class Enricher:
         # sentences whose actor or target the gazetteer could not name.
         ner = self.nlp.get_pipe("ner") if "ner" in self.nlp.pipe_names else None
         docs = self.nlp.pipe(jobs, as_tuples=True, batch_size=self.batch_size, disable=["ner"])
-        for sdoc, (n, offset) in docs:
-            if ner is not None and self._unresolved(sdoc, todo[n]):
-                sdoc = ner(sdoc)
+        for parsed, (n, offset) in docs:
+            sdoc = ner(parsed) if ner is not None and self._unresolved(parsed, todo[n]) else parsed
             self._collect(todo[n], sdoc, offset)
         for w in todo:
             w.signals.sort(key=lambda s: (s.start, s.end, s.kind))
@@ -287,7 +289,7 @@ class Enricher:
         if not w.people:
             return
         names = PhraseMatcher(self.nlp.vocab, attr="ORTH")
-        names.add("PERSON", list(self.nlp.tokenizer.pipe(sorted(w.people))))
+        names.add("PERSON", [self.nlp.make_doc(name) for name in sorted(w.people)])
         for span in filter_spans(names(doc, as_spans=True)):
             key = (span.start_char, span.end_char)
             if any(s < key[1] and key[0] < e for s, e in w.entities):
