@@ -28,7 +28,7 @@ def main() -> int:
     worker = IngestWorker(settings, config)
 
     def health() -> tuple[bool, dict[str, object]]:
-        return worker.ready.is_set(), {"first_copies_remembered": len(worker.dedup)}
+        return worker.ready.is_set(), {"articles_remembered": len(worker.dedup)}
 
     port = settings.metrics_port or DEFAULT_METRICS_PORT
     metrics_server = MetricsServer(settings.metrics_host, port, health=health).start()

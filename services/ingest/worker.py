@@ -163,7 +163,7 @@ class IngestWorker:
         horizon = time.time() - self.config.dedup.window_seconds
         self.dedup.restore_all(e for e in live.values() if e.seen_at >= horizon)
         log.info(
-            "dedup state: %d first copies restored from %s in %.1f s",
+            "dedup state: %d articles restored from %s in %.1f s",
             len(self.dedup),
             tp.topic,
             time.monotonic() - started,
