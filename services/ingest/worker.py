@@ -110,7 +110,7 @@ class IngestWorker:
     ) -> None:
         self.settings = settings
         self.config = config
-        self.dedup = dedup or Deduplicator(config.dedup)
+        self.dedup = dedup if dedup is not None else Deduplicator(config.dedup)
         self.instance = uuid.uuid4().hex[:12].encode()
         self.ready = threading.Event()
         self._stop = threading.Event()
@@ -228,13 +228,7 @@ class IngestWorker:
         partition, offset = getattr(record, "partition", None), getattr(record, "offset", None)
         started = time.perf_counter()
         try:
-            try:
-                article = process(value, datetime.now(UTC), max_bytes=self.settings.max_body_bytes)
-            except DecodeError:
-                raise
-            except Exception as exc:  # domain code failed on this input: dead-letter it, go on
-                log.exception("normalising raw record %s/%s failed", partition, offset)
-                raise DecodeError(PROCESSING_ERROR, f"{type(exc).__name__}: {exc}") from exc
+            article = process(value, datetime.now(UTC), max_bytes=self.settings.max_body_bytes)
             verdict = self.dedup.check(
                 article.id,
                 article.content_hash,
@@ -242,7 +236,10 @@ class IngestWorker:
                 article.received_at.timestamp(),
                 origin=f"{partition}:{offset}",
             )
-        except DecodeError as exc:
+        except Exception as exc:  # bad input, or domain code that failed on it: dead-letter, go on
+            if not isinstance(exc, DecodeError):
+                log.exception("processing raw record %s/%s failed", partition, offset)
+                exc = DecodeError(PROCESSING_ERROR, f"{type(exc).__name__}: {exc}")
             metrics.DEAD_LETTERED.labels(reason=exc.reason).inc()
             log.warning("dead-lettered %s[%s]@%s: %s", topics.raw, partition, offset, exc.reason)
             dlq_headers = deadletter.headers(

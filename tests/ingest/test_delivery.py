@@ -7,12 +7,15 @@ fail for a while, passed in where the worker keeps its producer (no network).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from kafka.errors import KafkaTimeoutError
 
 from services.ingest.config import IngestConfig
+from services.ingest.dedup import Deduplicator
 from services.ingest.worker import IngestWorker, Out
+from shared import deadletter
 from shared.settings import Settings
 
 
@@ -67,3 +70,28 @@ def test_stopping_during_an_outage_reports_not_delivered() -> None:
     w.stop()
     assert w._deliver([Out("unit.articles", b"k", b"v", [])]) is False
     assert producer.acked == []
+
+
+class BrokenDedup(Deduplicator):
+    def check(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug in dedup")
+
+
+def test_domain_code_that_fails_dead_letters_the_record_and_goes_on() -> None:
+    w = IngestWorker(Settings(topic_prefix="unit."), IngestConfig(), dedup=BrokenDedup())
+    record = SimpleNamespace(
+        topic="unit.articles.raw",
+        partition=1,
+        offset=7,
+        key=b"k",
+        value=b'{"text": "Troops massed at the border."}',
+        headers=[("trace", b"1")],
+    )
+    (out,) = w.handle(record)
+    assert (out.topic, out.key, out.value) == ("unit.articles.deadletter", b"k", record.value)
+    info = deadletter.describe(out.headers)
+    assert (info.reason, info.partition, info.offset) == ("processing_error", 1, 7)
+    assert "RuntimeError: a bug in dedup" in info.detail
+    assert ("trace", b"1") in out.headers
+    good = IngestWorker(Settings(topic_prefix="unit."), IngestConfig()).handle(record)
+    assert [o.topic for o in good] == ["unit.brink-ingest-dedup-state", "unit.articles"]
