@@ -18,7 +18,7 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from shared import deadletter
 from shared.codec import decode
@@ -31,6 +31,17 @@ from tests.conftest import CORPUS, ROOT, free_port, settings_env
 def _drain(consumer: KafkaConsumer, seen: list[object], idle_s: float = 0.5) -> None:
     for batch in consumer.poll(timeout_ms=int(idle_s * 1000), max_records=5000).values():
         seen.extend(batch)
+
+
+def _delete_topics(settings: Settings) -> None:
+    """The benchmark's own topics (its prefix only) are removed afterwards."""
+    admin = KafkaAdminClient(**settings.kafka_python())
+    try:
+        mine = [t for t in admin.list_topics() if t.startswith(settings.topic_prefix)]
+        if mine:
+            admin.delete_topics(mine)
+    finally:
+        admin.close()
 
 
 def main(corpus: Path = CORPUS) -> None:
@@ -100,6 +111,7 @@ def main(corpus: Path = CORPUS) -> None:
         finally:
             svc.terminate()
             svc.wait(30)
+            _delete_topics(settings)
 
     kinds: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
