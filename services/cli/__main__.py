@@ -11,6 +11,7 @@ COMMANDS = {
     "publish": "Publish articles from files, folders or stdin to articles.raw.",
     "alerts": "Show alerts from the alerts topic (optionally following).",
     "analyze": "Run enrichment and per-article rules offline on a file of articles.",
+    "silence": "Silence an alert group (or actor/target/rule) for a while; list or lift silences.",
 }
 
 

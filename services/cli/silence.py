@@ -1,0 +1,119 @@
+"""`brink silence`: add, list or lift alert silences on the compacted ``alerts.silences`` topic.
+
+A silence suppresses alerts that match it (group key, rule, actor, target, kind) and whose
+article time falls in [starts_at, ends_at). Every alerting worker reads the whole topic, so a
+silence applies wherever the group lives. Examples::
+
+    brink silence --group 3f2a9c0d1e4b5a6f --for 6h --comment "known exercise"
+    brink silence --actor Russia --target Ukraine --for 1d
+    brink silence --list
+    brink silence --expire 1a2b3c4d5e6f
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+import uuid
+from datetime import datetime
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from services.alerting.rules import Silence, SilenceMatch, parse_duration
+from shared import codec
+from shared.codec import DecodeError
+from shared.schemas import SignalKind, utcnow
+from shared.settings import Settings
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--group", help="alert group key (the alert's group.key)")
+    parser.add_argument("--rule", help="only this rule")
+    parser.add_argument("--actor", help="alerts with this actor")
+    parser.add_argument("--target", help="alerts with this target")
+    parser.add_argument("--kind", choices=[k.value for k in SignalKind], help="this signal kind")
+    parser.add_argument("--for", dest="duration", default="6h", help="how long (default 6h)")
+    parser.add_argument("--starts", help="start time, ISO 8601 (default: now)")
+    parser.add_argument("--comment", default="", help="why (shown by --list)")
+    parser.add_argument("--list", action="store_true", help="list the silences on the topic")
+    parser.add_argument("--expire", metavar="ID", help="lift the silence with this id")
+    parser.add_argument(
+        "--bootstrap-servers", help="Kafka bootstrap servers (default: BRINK_BOOTSTRAP_SERVERS)"
+    )
+
+
+def read_silences(settings: Settings) -> dict[str, Silence]:
+    """Every silence currently on the topic (latest record per id; tombstones remove)."""
+    topic = settings.topics.silences
+    consumer = KafkaConsumer(group_id=None, enable_auto_commit=False, **settings.kafka_python())
+    out: dict[str, Silence] = {}
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        if not tps:
+            return out
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        ends = consumer.end_offsets(tps)
+        while any(consumer.position(tp) < ends[tp] for tp in tps):
+            for records in consumer.poll(timeout_ms=500).values():
+                for r in records:
+                    key = (r.key or b"").decode("utf-8", "replace")
+                    if r.value is None:
+                        out.pop(key, None)
+                        continue
+                    try:
+                        out[key] = codec.decode(r.value, Silence)
+                    except DecodeError:
+                        continue
+    finally:
+        consumer.close()
+    return out
+
+
+def _send(settings: Settings, key: str, value: bytes | None) -> None:
+    producer = KafkaProducer(**settings.kafka_python())
+    try:
+        producer.send(settings.topics.silences, key=key.encode(), value=value).get(timeout=30)
+    finally:
+        producer.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    overrides = {"bootstrap_servers": args.bootstrap_servers} if args.bootstrap_servers else {}
+    settings = Settings.from_env(**overrides)
+    if args.list:
+        now = utcnow()
+        for sid, s in sorted(read_silences(settings).items(), key=lambda kv: kv[1].ends_at):
+            state = "active" if s.starts_at <= now < s.ends_at else "expired"
+            state = "pending" if now < s.starts_at else state
+            what = ", ".join(f"{k}={v}" for k, v in s.match.model_dump().items() if v)
+            print(f"{sid}  {state:<7}  until {s.ends_at:%Y-%m-%d %H:%MZ}  {what}  {s.comment}")
+        return 0
+    if args.expire:
+        _send(settings, args.expire, None)
+        print(f"silence {args.expire} lifted")
+        return 0
+    match = SilenceMatch(
+        group=args.group, rule=args.rule, actor=args.actor, target=args.target, kind=args.kind
+    )
+    if not any(match.model_dump().values()):
+        print("brink silence: say what to silence (--group, --rule, --actor, ...)", file=sys.stderr)
+        return 2
+    try:
+        starts = datetime.fromisoformat(args.starts) if args.starts else utcnow()
+        duration = parse_duration(args.duration)
+    except ValueError as exc:
+        print(f"brink silence: {exc}", file=sys.stderr)
+        return 2
+    silence = Silence(
+        id=uuid.uuid4().hex[:12],
+        match=match,
+        starts_at=starts,
+        ends_at=starts + duration,
+        comment=args.comment,
+        created_by=getpass.getuser(),
+    )
+    _send(settings, silence.id, codec.encode(silence))
+    print(f"silence {silence.id} until {silence.ends_at:%Y-%m-%d %H:%MZ}")
+    return 0

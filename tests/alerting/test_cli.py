@@ -1,0 +1,186 @@
+"""`brink alerts` (reads the topic, filters, output format) and `brink silence`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import threading
+from typing import Any
+
+import pytest
+from kafka import KafkaProducer
+
+from services.alerting.rules import load_rules
+from services.cli.__main__ import main
+from services.cli.alerts import format_alert, matches
+from shared import codec
+from shared.schemas import Alert, Modality, SignalKind
+from shared.settings import Settings
+from tests.alerting.factories import T0, enriched, signal
+from tests.alerting.kafka_helpers import produce
+from tests.alerting.test_service import metric
+from tests.conftest import ROOT, settings_env, wait_for
+
+
+def sample_alerts() -> list[Alert]:
+    rules = load_rules()
+    buildup = rules.evaluate_article(enriched("a1"))
+    pressure = rules.evaluate_article(
+        enriched(
+            "a2",
+            [
+                signal(
+                    SignalKind.SANCTIONS,
+                    "NATO",
+                    "Russia",
+                    modality=Modality.DEMANDED,
+                    sentence="Allies called for sanctions on Moscow.",
+                    cue="called for sanctions",
+                )
+            ],
+            at=T0 + (T0 - T0.replace(hour=7)),
+        )
+    )
+    return [*buildup, *pressure]
+
+
+def args(**kw: Any) -> argparse.Namespace:
+    base: dict[str, Any] = {
+        "min_severity": "info",
+        "actor": [],
+        "target": [],
+        "kind": [],
+        "rule": [],
+    }
+    return argparse.Namespace(**{**base, **kw})
+
+
+def test_readable_format_has_one_headline_and_indented_evidence() -> None:
+    alert = sample_alerts()[0]
+    lines = format_alert(alert).splitlines()
+    assert lines[0].startswith("2021-04-13 08:00Z WARNING ")
+    assert "Russia → Ukraine: military buildup reported by Wire A" in lines[0]
+    assert alert.id[:12] in lines[0]
+    assert lines[1] == "    Russia has massed troops near its border with Ukraine."
+    assert lines[2].startswith("      ↳ military_buildup: “massed troops”")
+    assert "\033[" not in format_alert(alert)
+    assert "\033[" in format_alert(alert, colour=True)
+
+
+def test_filters() -> None:
+    buildup, pressure = sample_alerts()
+    assert matches(buildup, args())
+    assert not matches(pressure, args(min_severity="warning"))
+    assert matches(pressure, args(actor=["nato"]))
+    assert not matches(buildup, args(actor=["NATO"]))
+    assert matches(buildup, args(kind=["military_buildup", "threat"]))
+    assert not matches(buildup, args(kind=["sanctions"]))
+    assert matches(pressure, args(target=["Russia"], rule=["sanctions-pressure"]))
+
+
+@pytest.mark.kafka
+def test_brink_alerts_reads_the_topic_filters_and_prints(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("BRINK_BOOTSTRAP_SERVERS", settings.bootstrap_servers)
+    monkeypatch.setenv("BRINK_TOPIC_PREFIX", settings.topic_prefix)
+    alerts = sample_alerts()
+    producer = KafkaProducer(**settings.kafka_python())
+    for a in alerts:
+        producer.send(settings.topics.alerts, key=a.group.key.encode(), value=codec.encode(a))
+    producer.flush()
+    producer.close()
+
+    assert main(["alerts", "--from-beginning"]) == 0
+    out = capsys.readouterr().out
+    headlines = [ln for ln in out.splitlines() if not ln.startswith(" ")]
+    assert len(headlines) == 2
+    assert "military buildup" in headlines[0]
+    assert "called for sanctions" in out
+
+    assert main(["alerts", "--from-beginning", "--min-severity", "warning", "--json"]) == 0
+    got = [json.loads(ln) for ln in capsys.readouterr().out.splitlines()]
+    assert [g["id"] for g in got] == [alerts[0].id]
+
+    assert main(["alerts", "--from-beginning", "--actor", "NATO", "--json"]) == 0
+    assert [json.loads(ln)["rule"] for ln in capsys.readouterr().out.splitlines()] == [
+        "sanctions-pressure"
+    ]
+    assert main(["alerts", "--from-beginning", "--kind", "threat"]) == 0
+    assert capsys.readouterr().out == ""
+
+    # --follow prints new alerts as they arrive (sent until the follower, which starts at the
+    # end of the topic once it is assigned, has printed one)
+    env = settings_env(settings)
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "alerts", "--follow", "--json"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+    assert follower.stdout is not None
+    reader = threading.Thread(target=lambda: lines.extend(follower.stdout), daemon=True)  # type: ignore[arg-type]
+    reader.start()
+    later = load_rules().evaluate_article(enriched("a3", at=T0.replace(hour=12)))[0]
+    producer = KafkaProducer(**settings.kafka_python())
+    try:
+
+        def send_and_look() -> bool:
+            producer.send(settings.topics.alerts, key=b"k", value=codec.encode(later))
+            producer.flush()
+            return bool(lines)
+
+        wait_for(send_and_look, timeout=30, interval=0.5, message="--follow output")
+        assert json.loads(lines[0])["id"] == later.id
+    finally:
+        producer.close()
+        follower.terminate()
+        follower.wait(15)
+
+
+@pytest.mark.kafka
+def test_brink_silence_silences_a_pair_in_the_service_and_can_be_listed_and_lifted(
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    start_service: Any,
+) -> None:
+    monkeypatch.setenv("BRINK_BOOTSTRAP_SERVERS", settings.bootstrap_servers)
+    monkeypatch.setenv("BRINK_TOPIC_PREFIX", settings.topic_prefix)
+    start = T0.replace(hour=0).isoformat()
+    code = main(
+        ["silence", "--actor", "Russia", "--target", "Ukraine", "--starts", start, "--for", "1d"]
+    )
+    assert code == 0
+    sid = capsys.readouterr().out.split()[1]
+
+    svc = start_service("alerting", settings)
+    produce(settings, [enriched("a1"), enriched("a2", [signal(target="Poland")])])
+    wait_for(
+        lambda: metric(svc.metrics(), "brink_alerting_suppressed_total", reason="silenced") >= 1,
+        message="silenced",
+    )
+    wait_for(
+        lambda: (
+            metric(
+                svc.metrics(),
+                "brink_alerting_alerts_total",
+                rule="buildup-or-mobilization",
+                severity="warning",
+            )
+            == 1
+        ),
+        message="the other pair alerts",
+    )
+    assert main(["silence", "--list"]) == 0
+    listed = capsys.readouterr().out
+    assert sid in listed
+    assert "actor=Russia" in listed
+    assert main(["silence", "--expire", sid]) == 0
+    capsys.readouterr()
+    assert main(["silence", "--list"]) == 0
+    assert sid not in capsys.readouterr().out
