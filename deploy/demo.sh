@@ -126,17 +126,19 @@ wait_healthy() {  # wait_healthy NAME PORT
 }
 
 stop() {
-  local name pid stopped=0
+  local name pid
+  local -A pids=()
   for name in "${services[@]}"; do
     pid=$(demo_pid "$name")
     if [[ -n $pid ]]; then
+      pids[$name]=$pid
       kill -TERM "$pid" 2>/dev/null || true
-      stopped=1
     fi
+    rm -f "$demo/$name.pid"
   done
   for name in "${services[@]}"; do
-    pid=$(demo_pid "$name")
-    [[ -n $pid ]] || { rm -f "$demo/$name.pid"; continue; }
+    pid=${pids[$name]:-}
+    [[ -n $pid ]] || continue
     for _ in $(seq 1 150); do
       live "$pid" || break
       sleep 0.2
@@ -145,11 +147,10 @@ stop() {
       echo "demo: $name ($pid) did not stop in 30 s; killing it" >&2
       kill -KILL "$pid" 2>/dev/null || true
     fi
-    rm -f "$demo/$name.pid"
     echo "demo: stopped $name ($pid)"
   done
   rm -f "$demo/env"
-  ((stopped)) || echo "demo: no demo service was running"
+  [[ ${#pids[@]} -gt 0 ]] || echo "demo: no demo service was running"
 }
 
 status() {
