@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import logging
 import sys
+from datetime import timedelta
 
 from services.alerting import metrics
 from services.alerting.app import AlertingService, worker
 from services.alerting.config import DEFAULT_METRICS_PORT, AlertingConfig
 from services.alerting.delivery import HttpReceiver, alertmanager_payload, webhook_payload
-from services.alerting.rules import RulesError, load_rules
+from services.alerting.rules import RulesError, RuleSet, load_rules
 from services.alerting.silences import SilenceBook, ensure_silences_topic
 from shared.kafka_admin import ensure_topics
 from shared.lag import LagMonitor
 from shared.logs import configure
 from shared.metrics import MetricsServer
+from shared.schemas import Alert
 from shared.settings import Settings
 
 log = logging.getLogger("services.alerting")
 
 
-def receivers(settings: Settings, config: AlertingConfig) -> list[HttpReceiver]:
+def receivers(settings: Settings, config: AlertingConfig, rules: RuleSet) -> list[HttpReceiver]:
     out: list[HttpReceiver] = []
     retries, backoff = config.delivery_retries, config.delivery_backoff_seconds
     if settings.webhook_url:
@@ -38,7 +40,13 @@ def receivers(settings: Settings, config: AlertingConfig) -> list[HttpReceiver]:
     if settings.alertmanager_url:
         failures = metrics.DELIVERY_FAILURES.labels(receiver="alertmanager")
         url = settings.alertmanager_url.rstrip("/") + "/api/v2/alerts"
-        payload = alertmanager_payload()
+
+        # Alertmanager resolves the alert when its rule's repeat interval has passed.
+        def ends_after(alert: Alert) -> timedelta | None:
+            rule = rules.by_name.get(alert.rule)
+            return rule.repeat_interval if rule is not None else None
+
+        payload = alertmanager_payload(ends_after)
         out.append(
             HttpReceiver(
                 "alertmanager", url, payload, failures.inc, retries=retries, backoff=backoff
@@ -61,7 +69,7 @@ def main() -> int:
     ensure_silences_topic(settings)
     ensure_topics(settings)
     book = SilenceBook(settings).start()
-    sinks = [r.start() for r in receivers(settings, config)]
+    sinks = [r.start() for r in receivers(settings, config, rules)]
     service = AlertingService(settings, rules, book, sinks, app_id=config.app_id)
 
     def health() -> tuple[bool, dict[str, object]]:

@@ -11,9 +11,11 @@ Two agents, because the input is keyed by article id but rule state belongs to a
    holds the group's window and last firing. It runs the pure `Engine` and writes alerts to
    ``alerts`` keyed by group key, then hands them to the optional receivers.
 
-Sends inside an agent are attached to the event being processed, and Faust commits an offset
-only after what was sent for it is acknowledged. A restart, or another worker taking over a
-partition, rebuilds the table from its changelog first, so nothing is forgotten or re-alerted.
+Routed contributions are attached to the event being processed, and Faust commits an offset
+only after what was sent for it is acknowledged. An alert is sent at once and awaited, and only
+then does the group's state record it: a crash in between re-raises the same alert (same id) on
+redelivery rather than losing it. A restart, or another worker taking over a partition,
+rebuilds the table from its changelog first, so nothing is forgotten or re-alerted.
 """
 
 from __future__ import annotations
@@ -169,7 +171,7 @@ class AlertingService:
             started = time.perf_counter()
             try:
                 contribution = codec.decode(event.value, Contribution)
-                outcome = self.engine.process(contribution, utcnow(), self.silences())
+                outcome, new_state = self.engine.decide(contribution, utcnow(), self.silences())
             except DecodeError as exc:
                 await self._dead_letter(event, exc.reason, exc.detail)
                 continue
@@ -181,9 +183,17 @@ class AlertingService:
             if outcome.suppressed is not None:
                 metrics.SUPPRESSED.labels(reason=outcome.suppressed).inc()
             alert = outcome.alert
+            if alert is not None:
+                # Sent now and awaited (not attached to the event): the group's state records
+                # the firing only once Kafka has the alert, so a crash cannot lose it.
+                sent = await self.alerts.send(
+                    key=alert.group.key.encode(), value=codec.encode(alert), force=True
+                )
+                await sent
+            if new_state is not None:
+                self.engine.state[contribution.group.key] = new_state
             if alert is None:
                 continue
-            await self.alerts.send(key=alert.group.key.encode(), value=codec.encode(alert))
             metrics.ALERTS.labels(rule=alert.rule, severity=alert.severity.value).inc()
             latency = (utcnow() - contribution.received_at).total_seconds()
             metrics.END_TO_END_LATENCY.observe(max(0.0, latency))

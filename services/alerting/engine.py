@@ -68,13 +68,27 @@ class Engine:
         self.state = state
 
     def process(self, c: Contribution, now: datetime, silences: Iterable[Silence] = ()) -> Outcome:
+        """Decide and store the group's new state at once (see `decide` to store it later)."""
+        outcome, new_state = self.decide(c, now, silences)
+        if new_state is not None:
+            self.state[c.group.key] = new_state
+        return outcome
+
+    def decide(
+        self, c: Contribution, now: datetime, silences: Iterable[Silence] = ()
+    ) -> tuple[Outcome, dict[str, Any] | None]:
+        """The outcome and the group's new state (None: unchanged), without writing the state.
+
+        The service writes the state only after the alert is acknowledged by Kafka: a crash in
+        between re-raises the same alert (same id) on redelivery instead of losing it.
+        """
         rule = self.rules.by_name.get(c.rule)
         if rule is None:  # the rules file changed since this contribution was routed
-            return Outcome()
+            return Outcome(), None
         group_state = dict(self.state.get(c.group.key) or {})
         entries: list[dict[str, Any]] = [dict(e) for e in group_state.get("entries", [])]
         if any(c.article.id in e["articles"] for e in entries):
-            return Outcome(suppressed=DUPLICATE)  # a redelivery of an article already counted
+            return Outcome(suppressed=DUPLICATE), None  # a redelivery of an article already counted
         story_entry = next((e for e in entries if e["story"] == c.story), None)
         if story_entry is not None:
             story_entry["articles"] = [*story_entry["articles"], c.article.id]
@@ -113,8 +127,7 @@ class Engine:
             outcome = self._spike(
                 rule, group_state, c, watermark=watermark, now=now, silences=silences
             )
-        self.state[c.group.key] = group_state
-        return outcome
+        return outcome, group_state
 
     @staticmethod
     def _horizon(rule: ArticleRule | WindowRule | SpikeRule) -> timedelta:
