@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -158,8 +160,6 @@ class _RuleBase(_Strict):
         """Whether a signal is evidence for this rule (kind and modality)."""
         kinds = self.kinds or ESCALATION_KINDS
         if signal.kind not in kinds:
-            return False
-        if self.needs_pair and (signal.actor is None or signal.target is None):
             return False
         if self.modalities is not None:
             return _modality(signal) in self.modalities
@@ -381,20 +381,23 @@ class RuleSet:
         for rule in self.rules:
             if enriched.score < rule.min_score:
                 continue
-            groups: dict[tuple[str, ...], list[Signal]] = {}
-            for s in enriched.signals:
-                if rule.counts(s):
-                    values = tuple(_group_value(s, f) for f in rule.group_by)
-                    groups.setdefault(values, []).append(s)
-            for values, signals in groups.items():
-                actors = sorted({s.actor.name for s in signals if s.actor})
-                targets = sorted({s.target.name for s in signals if s.target})
+            counted = [s for s in enriched.signals if rule.counts(s)]
+            groups: dict[tuple[str, ...], list[_Resolved]] = {}
+            for r in _resolve_pairs(counted, enriched.signals):
+                if rule.needs_pair and (r.actor is None or r.target is None):
+                    continue
+                values = tuple(r.value(f) for f in rule.group_by)
+                groups.setdefault(values, []).append(r)
+            for values, members in groups.items():
+                signals = [m.signal for m in members]
+                actors = sorted({m.actor.name for m in members if m.actor})
+                targets = sorted({m.target.name for m in members if m.target})
                 if rule.actors and not rule.actors.accepts(
-                    set().union(*(_names(s.actor) for s in signals))
+                    set().union(*(_names(m.actor) for m in members))
                 ):
                     continue
                 if rule.targets and not rule.targets.accepts(
-                    set().union(*(_names(s.target) for s in signals))
+                    set().union(*(_names(m.target) for m in members))
                 ):
                     continue
                 if rule.entities and not rule.entities.accepts(entity_names):
@@ -471,12 +474,47 @@ class RuleSet:
         ]
 
 
-def _group_value(signal: Signal, field: str) -> str:
-    if field == "actor":
-        return signal.actor.name if signal.actor else UNKNOWN
-    if field == "target":
-        return signal.target.name if signal.target else UNKNOWN
-    return signal.kind.value
+@dataclass(frozen=True, slots=True)
+class _Resolved:
+    """A counting signal with the actor/target pair it is grouped under."""
+
+    signal: Signal
+    actor: Party | None
+    target: Party | None
+
+    def value(self, field: str) -> str:
+        if field == "actor":
+            return self.actor.name if self.actor else UNKNOWN
+        if field == "target":
+            return self.target.name if self.target else UNKNOWN
+        return self.signal.kind.value
+
+
+def _resolve_pairs(signals: Sequence[Signal], context: Sequence[Signal]) -> list[_Resolved]:
+    """Give a signal that lacks its actor or target the article's most frequent full pair that
+    agrees with what it has ("Russia massed troops" beside "Russia ... Ukraine's border"), so one
+    article does not split into "Russia → Ukraine" and "Russia → unknown" groups. The pairs come
+    from all of the article's signals (``context``), whatever their kind or modality."""
+    counts: Counter[tuple[str, str]] = Counter()
+    parties: dict[tuple[str, str], tuple[Party, Party]] = {}
+    for s in context:
+        if s.actor is not None and s.target is not None:
+            pair = (s.actor.name, s.target.name)
+            counts[pair] += 1
+            parties.setdefault(pair, (s.actor, s.target))
+    ranked = sorted(counts, key=lambda p: (-counts[p], p))
+    out: list[_Resolved] = []
+    for s in signals:
+        actor, target = s.actor, s.target
+        if actor is None or target is None:
+            for pair in ranked:
+                if (actor is None or actor.name == pair[0]) and (
+                    target is None or target.name == pair[1]
+                ):
+                    actor, target = parties[pair]
+                    break
+        out.append(_Resolved(s, actor, target))
+    return out
 
 
 # --------------------------------------------------------------------------- loading

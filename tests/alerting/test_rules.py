@@ -173,3 +173,27 @@ def test_durations() -> None:
     assert parse_duration(90).total_seconds() == 90
     with pytest.raises(ValueError, match="duration"):
         parse_duration("six hours")
+
+
+def test_a_signal_missing_its_target_joins_the_articles_matching_pair() -> None:
+    rules = parse_rules("rules:\n  - name: r\n")
+    article = enriched(
+        "a1",
+        [
+            signal(),
+            signal(target=None, cue="massed", sentence="Russia massed more armour."),
+            signal(SignalKind.THREAT, "Russia", None, cue="warned"),
+            signal(actor="Belarus", target=None),  # no Belarus pair: stays unknown
+        ],
+    )
+    alerts = rules.evaluate_article(article)
+    pairs = sorted((a.group.actors, a.group.targets, len(a.evidence)) for a in alerts)
+    assert pairs == [(["Belarus"], [], 1), (["Russia"], ["Ukraine"], 3)]
+    assert "Belarus → unknown" in next(a.summary for a in alerts if a.group.actors == ["Belarus"])
+
+
+def test_window_rules_skip_signals_without_a_pair() -> None:
+    rules = parse_rules("rules:\n  - name: w\n    type: window\n    min_stories: 1\n")
+    lone = enriched("a1", [signal(actor="Belarus", target=None)])
+    assert rules.contributions(lone) == []
+    assert len(rules.contributions(enriched("a2"))) == 1
