@@ -3,8 +3,11 @@
 #
 #   deploy/demo.sh          start (or reuse) ingest, enrichment and alerting, wait until each is
 #                           healthy, publish seeds/, show the alerts as they arrive, say what next
-#   deploy/demo.sh stop     stop the services this script started (by their pid files), nothing else
+#   deploy/demo.sh stop     stop what this script started (by its pid files), nothing else
 #   deploy/demo.sh status   show which of them run
+#
+# When the `prometheus` binary is installed (`make tools`), the demo also runs Prometheus on
+# 127.0.0.1:9090 with deploy/prometheus's local scrape config and Brink's alert rules.
 #
 # `make demo` runs `make setup kafka-up` first; `make down` runs `deploy/demo.sh stop`.
 # Logs, pid files and state live in $BRINK_DEMO_DIR (default .cache/demo, git-ignored).
@@ -19,7 +22,8 @@
 # BRINK_DEMO_PORTS ("9101 9102 9103": ingest, enrichment, alerting /metrics and /healthz),
 # BRINK_DEMO_HTTP_PORT (8080: ingest's POST /articles), BRINK_DEMO_START_TIMEOUT (180 s per
 # service), BRINK_DEMO_WAIT (120 s at most for the first alert), BRINK_DEMO_IDLE (stop showing
-# alerts after this many quiet seconds, 10), BRINK_DEMO_PUBLISH (what to publish, seeds/).
+# alerts after this many quiet seconds, 10), BRINK_DEMO_PUBLISH (what to publish, seeds/),
+# BRINK_DEMO_PROMETHEUS_PORT (9090; "off": no Prometheus).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,6 +38,8 @@ start_timeout=${BRINK_DEMO_START_TIMEOUT:-180}
 first_wait=${BRINK_DEMO_WAIT:-120}
 idle=${BRINK_DEMO_IDLE:-10}
 publish=${BRINK_DEMO_PUBLISH:-seeds/}
+prom_port=${BRINK_DEMO_PROMETHEUS_PORT:-9090}
+managed=("${services[@]}" prometheus)
 export BRINK_BOOTSTRAP_SERVERS=${BRINK_BOOTSTRAP_SERVERS:-127.0.0.1:9092}
 
 if [[ -t 1 ]]; then
@@ -51,19 +57,26 @@ port_of() {  # port_of SERVICE
   done
 }
 
-# pid of SERVICE when it runs from this demo dir (the pid file's process is that service), else "".
+# What the command line of NAME's process contains, to tell it from a process reusing its pid.
+signature() {
+  if [[ $1 == prometheus ]]; then echo "--config.file=$demo/prometheus.yml"; else echo "-m services.$1"; fi
+}
+
+# pid of NAME when it runs from this demo dir (the pid file's process is that program), else "".
 demo_pid() {
   local name=$1 pidf=$demo/$1.pid pid
   [[ -f $pidf ]] || return 0
   pid=$(cat "$pidf")
   if [[ -n $pid ]] && live "$pid" &&
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "-m services.$name"; then
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$(signature "$name")"; then
     echo "$pid"
   fi
 }
 
-healthy() {  # healthy PORT -> 0 when /healthz answers 200
-  local url="http://127.0.0.1:$1/healthz"
+healthy() { http_ok "http://127.0.0.1:$1/healthz"; }  # healthy PORT
+
+http_ok() {  # http_ok URL -> 0 when it answers 2xx
+  local url=$1
   if command -v curl >/dev/null; then
     curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null
   else
@@ -125,10 +138,44 @@ wait_healthy() {  # wait_healthy NAME PORT
   done
 }
 
+# Prometheus beside the demo (optional): the local config with the demo's ports, Brink's rules.
+start_prometheus() {
+  prom_url=""
+  [[ $prom_port == off ]] && return 0
+  if ! command -v prometheus >/dev/null; then
+    echo "    prometheus  not installed (make tools installs it); skipped"
+    return 0
+  fi
+  if [[ -z $(demo_pid prometheus) ]]; then
+    if port_open "$prom_port"; then
+      echo "    prometheus  port $prom_port is taken; skipped (set BRINK_DEMO_PROMETHEUS_PORT)"
+      return 0
+    fi
+    sed -e "s#127.0.0.1:9101#127.0.0.1:${ports[0]}#; s#127.0.0.1:9102#127.0.0.1:${ports[1]}#" \
+      -e "s#127.0.0.1:9103#127.0.0.1:${ports[2]}#; s#^  - rules.yml#  - $repo/deploy/prometheus/rules.yml#" \
+      deploy/prometheus/prometheus-local.yml >"$demo/prometheus.yml"
+    # shellcheck disable=SC2016  # $$ and $@ are the inner shell's
+    setsid nohup bash -c 'echo $$ >"$0"; exec "$@"' "$demo/prometheus.pid" \
+      prometheus --config.file="$demo/prometheus.yml" --storage.tsdb.path="$demo/prometheus" \
+      --web.listen-address="127.0.0.1:$prom_port" >>"$demo/prometheus.log" 2>&1 </dev/null &
+  fi
+  local deadline=$((SECONDS + 30))
+  until http_ok "http://127.0.0.1:$prom_port/-/ready"; do
+    if ((SECONDS > deadline)) || { [[ -s $demo/prometheus.pid ]] && [[ -z $(demo_pid prometheus) ]]; }; then
+      echo "    prometheus  did not start; see ${demo#"$repo"/}/prometheus.log (skipped)"
+      return 0
+    fi
+    sleep 0.3
+  done
+  prom_url="http://127.0.0.1:$prom_port"
+  printf '    %-11s %sready%s    pid %s  %s/alerts  %slog %s%s\n' prometheus "$green" "$off" \
+    "$(demo_pid prometheus)" "$prom_url" "$dim" "${demo#"$repo"/}/prometheus.log" "$off"
+}
+
 stop() {
   local name pid
   local -A pids=()
-  for name in "${services[@]}"; do
+  for name in "${managed[@]}"; do
     pid=$(demo_pid "$name")
     if [[ -n $pid ]]; then
       pids[$name]=$pid
@@ -136,7 +183,7 @@ stop() {
     fi
     rm -f "$demo/$name.pid"
   done
-  for name in "${services[@]}"; do
+  for name in "${managed[@]}"; do
     pid=${pids[$name]:-}
     [[ -n $pid ]] || continue
     for _ in $(seq 1 150); do
@@ -155,11 +202,11 @@ stop() {
 
 status() {
   local name pid rc=0
-  for name in "${services[@]}"; do
+  for name in "${managed[@]}"; do
     pid=$(demo_pid "$name")
     if [[ -n $pid ]]; then
-      echo "running: $name (pid $pid, http://127.0.0.1:$(port_of "$name")/metrics)"
-    else
+      echo "running: $name (pid $pid)"
+    elif [[ $name != prometheus ]]; then
       echo "stopped: $name"
       rc=1
     fi
@@ -239,6 +286,7 @@ demo() {
       "$(demo_pid "$name")" "$port" "$dim" "${demo#"$repo"/}/$name.log" "$off"
   done
   [[ ${#started[@]} -gt 0 ]] && say "services up in $((SECONDS - t0)) s"
+  start_prometheus
 
   say "publishing $publish (the bad/ inputs go to the dead-letter topic, as they should)"
   "${brink[@]}" publish "$publish"
@@ -247,7 +295,12 @@ demo() {
   local shown=0
   show_alerts && shown=1
 
-  local p=${BRINK_TOPIC_PREFIX}
+  local p=${BRINK_TOPIC_PREFIX} prom_line
+  if [[ -n $prom_url ]]; then
+    prom_line="  Prometheus  $prom_url  (Brink's own alert rules: $prom_url/alerts)"
+  else
+    prom_line="  Prometheus  prometheus --config.file=deploy/prometheus/prometheus-local.yml"
+  fi
   cat <<EOF
 
 ${bold}Brink is running${off} (topics prefixed '$p'; stop everything with ${bold}make down${off}).
@@ -260,8 +313,7 @@ ${bold}Brink is running${off} (topics prefixed '$p'; stop everything with ${bold
                 -d '{"title": "...", "text": "..."}'
   alerts      BRINK_TOPIC_PREFIX=$p .venv/bin/brink alerts --from-beginning --follow
               (or: source ${demo#"$repo"/}/env, then plain .venv/bin/brink ...)
-  Prometheus  prometheus --config.file=deploy/prometheus/prometheus-local.yml \\
-                --storage.tsdb.path=.cache/prometheus --web.listen-address=127.0.0.1:9090
+$prom_line
   more        docs/operations.md (dashboards, alert rules, docker compose, scaling)
 EOF
   ((shown)) || exit 1

@@ -1,6 +1,7 @@
-"""deploy/demo.sh end to end, on the real broker with its own ports and folder: services start
-and become healthy, the seeds raise alerts that are printed with their evidence, a second run
-reuses the services and still shows alerts, and `stop` leaves none of its processes running."""
+"""deploy/demo.sh end to end, on the real broker with its own ports and folder: the services (and
+Prometheus) start and become healthy, the seeds raise alerts that are printed with their
+evidence, a second run reuses the services and still shows alerts, and `stop` leaves none of
+its processes running."""
 
 from __future__ import annotations
 
@@ -57,16 +58,18 @@ def test_demo_shows_alerts_twice_and_stop_ends_its_services(tmp_path: Path, boot
         "BRINK_DEMO_IDLE": "4",
         "BRINK_DEMO_WAIT": "60",
         "BRINK_DEMO_START_TIMEOUT": "90",
+        "BRINK_DEMO_PROMETHEUS_PORT": str(free_port()),
     }
     pids: dict[str, int] = {}
     try:
         cold = run(env)
         output = cold.stdout + cold.stderr
         assert cold.returncode == 0, output
-        for name in SERVICES:
+        for name in (*SERVICES, "prometheus"):
             pids[name] = int((demo_dir / f"{name}.pid").read_text())
             assert alive(pids[name]), name
-            assert f"{name}" in output and "healthy" in output
+        assert output.count("healthy") >= len(SERVICES)
+        assert f"http://127.0.0.1:{env['BRINK_DEMO_PROMETHEUS_PORT']}/alerts" in output
         assert "fresh demo pipeline" in output
         shown = set(rule_names())
         assert any(rule in output for rule in shown), f"no alert printed:\n{output}"
@@ -77,7 +80,7 @@ def test_demo_shows_alerts_twice_and_stop_ends_its_services(tmp_path: Path, boot
         assert warm.returncode == 0, output
         assert "reusing the demo services" in output
         assert any(rule in output for rule in shown), f"no alert on the second run:\n{output}"
-        for name in SERVICES:
+        for name in (*SERVICES, "prometheus"):
             assert int((demo_dir / f"{name}.pid").read_text()) == pids[name]
     finally:
         stopped = run(env, "stop", timeout=60)
