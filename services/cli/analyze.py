@@ -82,14 +82,24 @@ def article_from_record(obj: dict[str, Any], received_at: datetime | None = None
 
 
 def read_articles(stream: TextIO, limit: int | None = None) -> Iterator[Article]:
-    n = 0
-    for line in stream:
-        if not line.strip():
-            continue
+    """JSON lines; or one JSON object or array (a pretty-printed file); or else plain text,
+    one article whose first line is the headline."""
+    text = stream.read()
+    records: list[Any]
+    try:
+        whole = orjson.loads(text)
+        records = whole if isinstance(whole, list) else [whole]
+    except orjson.JSONDecodeError:
+        try:
+            records = [orjson.loads(line) for line in text.splitlines() if line.strip()]
+        except orjson.JSONDecodeError:
+            title, _, body = text.strip().partition("\n")
+            records = [{"title": title.strip(), "text": body.strip()}]
+    for n, obj in enumerate(records):
         if limit is not None and n >= limit:
             return
-        yield article_from_record(orjson.loads(line))
-        n += 1
+        if isinstance(obj, dict):
+            yield article_from_record(obj)
 
 
 def result_line(enriched: EnrichedArticle, alerts: Sequence[Any]) -> dict[str, Any]:

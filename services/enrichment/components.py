@@ -20,7 +20,6 @@ from typing import Any
 
 from spacy.language import Language
 from spacy.matcher import DependencyMatcher, Matcher, PhraseMatcher
-from spacy.pipeline import Sentencizer
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
@@ -81,16 +80,6 @@ def mark_line_breaks(doc: Doc) -> Doc:
 @Language.component("brink_newline_sentences")
 def newline_sentences(doc: Doc) -> Doc:
     return mark_line_breaks(doc)
-
-
-class CheapSentences:
-    """Sentence boundaries without a model: punctuation (Sentencizer) plus line breaks."""
-
-    def __init__(self) -> None:
-        self._sentencizer = Sentencizer()
-
-    def __call__(self, doc: Doc) -> Doc:
-        return mark_line_breaks(self._sentencizer(doc))
 
 
 @Language.factory("brink_gazetteer")

@@ -23,6 +23,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
+from spacy.attrs import IS_PUNCT, IS_SPACE, LOWER
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
@@ -30,7 +32,6 @@ from spacy.util import filter_spans
 
 from services.enrichment import lexicon, scoring
 from services.enrichment.components import (
-    CheapSentences,
     Gazetteer,
     Place,
     add_brink_components,
@@ -84,7 +85,7 @@ class Enricher:
         self,
         nlp: Language | None = None,
         *,
-        batch_size: int = 64,
+        batch_size: int = 128,
         mode: Literal["fast", "full"] = "fast",
         max_chars: int = 200_000,
     ) -> None:
@@ -92,7 +93,6 @@ class Enricher:
         self.batch_size = batch_size
         self.mode = mode
         self.max_chars = max_chars
-        self.sentences = CheapSentences()
         self.gazetteer: Gazetteer = self.nlp.get_pipe("brink_gazetteer")  # type: ignore[assignment]
         self._prefilter_index()
         meta = self.nlp.meta
@@ -103,8 +103,9 @@ class Enricher:
     # ------------------------------------------------------------------ first pass
     def _prefilter_index(self) -> None:
         """Index every pattern's required words by surface form, for `candidate_sentences`."""
+        strings = self.nlp.vocab.strings
         self._needs: list[tuple[int, str]] = []  # pattern -> (number of required words, context)
-        self._form_index: dict[str, list[tuple[int, int]]] = {}
+        self._form_index: dict[int, list[tuple[int, int]]] = {}  # LOWER hash -> (pattern, word)
         for name in ("signals.jsonl", "dependency.jsonl"):
             for rec in lexicon.load_jsonl(name):
                 groups = lexicon.required_forms(rec["pattern"])
@@ -112,41 +113,73 @@ class Enricher:
                 self._needs.append((len(groups), rec.get("context") or ""))
                 for g, forms in enumerate(groups):
                     for form in forms:
-                        self._form_index.setdefault(form, []).append((n, g))
+                        self._form_index.setdefault(strings.add(form), []).append((n, g))
         lex = lexicon.lexicon()
         mil = {
             f for w in lex["MIL_CONTEXT"] + lex["MILNOUN_STRICT"] for f in lexicon.inflections(w)
         }
-        self._ctx_mil = frozenset(mil | {"forces", "armed"})
+        self._ctx_mil = frozenset(strings.add(f) for f in mil | {"forces", "armed"})
         diplo = {f for w in lex["DIPLO"] for f in lexicon.inflections(w)}
-        self._ctx_diplo = frozenset(diplo | {"diplomatic"})
+        self._ctx_diplo = frozenset(strings.add(f) for f in diplo | {"diplomatic"})
+        self._form_ids = np.array(sorted(self._form_index), dtype=np.uint64)
+        self._stop_set = frozenset(strings.add(p) for p in (".", "!", "?"))
+        self._stop_ids = np.array(sorted(self._stop_set), dtype=np.uint64)
+        self._newline_ids = np.array([strings.add("\n"), strings.add("\n\n")], dtype=np.uint64)
+
+    def sentence_bounds(self, doc: Doc) -> list[tuple[int, int]]:
+        """Sentence token ranges of a tokenized doc, without a model: a sentence ends after
+        ".", "!", "?" (and any closing quotes or brackets after them) and at every line break.
+        Works on the token arrays, so it costs little more than the tokenizer."""
+        if not len(doc):
+            return []
+        arr = doc.to_array([LOWER, IS_PUNCT, IS_SPACE])
+        lowers, punct, space = arr[:, 0], arr[:, 1], arr[:, 2]
+        starts = {0}
+        n = len(doc)
+        for i in np.flatnonzero(np.isin(lowers, self._stop_ids)).tolist():
+            j = i + 1
+            while j < n and punct[j] and lowers[j] not in self._stop_set:
+                j += 1
+            starts.add(j)
+        for i in np.flatnonzero(space).tolist():
+            if "\n" in doc[i].text:
+                starts.add(i + 1)
+        for i in np.flatnonzero(np.isin(lowers, self._newline_ids)).tolist():
+            starts.add(i + 1)
+        cuts = sorted(x for x in starts if x < n)
+        return list(zip(cuts, [*cuts[1:], n], strict=True))
 
     def candidate_sentences(self, doc: Doc, places: Sequence[Place]) -> Iterator[Span]:
         """Sentences of a tokenized (not parsed) doc that contain every required word of at
         least one pattern (and, for ambiguous words, the context they need)."""
-        self.sentences(doc)
-        with_place = {p.start for p in places}
+        bounds = self.sentence_bounds(doc)
+        if not bounds:
+            return
+        lowers = doc.to_array(LOWER)
+        hits = np.flatnonzero(np.isin(lowers, self._form_ids))
+        if not len(hits):
+            return
+        first = np.array([b[0] for b in bounds])
+        place_starts = [p.start for p in places]
         index = self._form_index
-        for sent in doc.sents:
-            lowers = {t.lower_ for t in sent}
+        for k in sorted(set(np.searchsorted(first, hits, side="right").tolist())):
+            start, end = bounds[k - 1]
+            words = set(lowers[start:end].tolist())
             seen: dict[int, set[int]] = {}
-            for form in lowers:
+            for form in words:
                 for n, g in index.get(form, ()):
                     seen.setdefault(n, set()).add(g)
             complete = {self._needs[n][1] for n, gs in seen.items() if len(gs) == self._needs[n][0]}
             if not complete:
                 continue
-            mil = not self._ctx_mil.isdisjoint(lowers)
+            mil = not self._ctx_mil.isdisjoint(words)
             if (
                 "" in complete
                 or ("MIL" in complete and mil)
-                or ("DIPLO" in complete and not self._ctx_diplo.isdisjoint(lowers))
-                or (
-                    "STATE" in complete
-                    and (mil or any(sent.start <= i < sent.end for i in with_place))
-                )
+                or ("DIPLO" in complete and not self._ctx_diplo.isdisjoint(words))
+                or ("STATE" in complete and (mil or any(start <= i < end for i in place_starts)))
             ):
-                yield sent
+                yield doc[start:end]
 
     def people(self, doc: Doc, places: Sequence[Place]) -> dict[str, lexicon.GazetteerEntry]:
         """Names introduced as "<Country>'s Foreign Minister <Name>" or "NATO
@@ -356,10 +389,15 @@ class Enricher:
             )
 
     def _unresolved(self, doc: Doc, w: _Work) -> bool:
+        """Whether a hit's actor or target is a name (proper noun) the gazetteer and the
+        article's introductions do not know: only then can NER add anything."""
         places: list[Place] = doc._.brink_places or []
         for hit in doc._.brink_hits or []:
             for heads in (hit.actors, hit.targets):
-                if heads and self._party(doc, heads, places, w) is None:
+                if not heads or self._party(doc, heads, places, w) is not None:
+                    continue
+                tok = doc[heads[0]]
+                if any(t.pos_ == "PROPN" for t in doc[tok.left_edge.i : tok.right_edge.i + 1]):
                     return True
         return False
 
