@@ -122,6 +122,7 @@ class _Context:
         lex = lexicon.lexicon()
         self.mil = frozenset(lex["MIL_CONTEXT"]) | frozenset(lex["MILNOUN_STRICT"])
         self.diplo = frozenset(lex["DIPLO"])
+        self.conflict = frozenset(lex["CONFLICT_CONTEXT"])
         self.sport = frozenset(lex["SPORT"])
         self.business = frozenset(lex["BUSINESS"])
 
@@ -132,6 +133,10 @@ class _Context:
         other = sum(1 for lm in lemmas if lm in self.sport or lm in self.business)
         if need == "MIL":  # "attack", "clash": sport and business use them too
             return mil > 0 and not (other >= 2 and mil < 2)
+        if need == "CONFLICT":  # "threat": military, or between states over sanctions, war
+            if other >= 2 and mil < 1:
+                return False
+            return mil > 0 or any(lm in self.conflict for lm in lemmas)
         if need == "DIPLO":
             return any(lm in self.diplo for lm in lemmas) or "diplomatic" in lowers
         if need == "STATE":
@@ -174,7 +179,8 @@ class SignalMatcher:
             if any(i in skip for i in range(s, e)):
                 continue
             span = doc[s:e]
-            if info.context and not self.context.ok(info.context, span.sent, skip, places):
+            own = skip | set(range(s, e))  # a cue is not its own context
+            if info.context and not self.context.ok(info.context, span.sent, own, places):
                 continue
             hits.append(Hit(info.kind, s, e, pid, span.root.i))
         doc._.brink_hits = _resolve_overlaps(hits)

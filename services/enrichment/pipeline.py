@@ -119,6 +119,8 @@ class Enricher:
             f for w in lex["MIL_CONTEXT"] + lex["MILNOUN_STRICT"] for f in lexicon.inflections(w)
         }
         self._ctx_mil = frozenset(strings.add(f) for f in mil | {"forces", "armed"})
+        conflict = {f for w in lex["CONFLICT_CONTEXT"] for f in lexicon.inflections(w)}
+        self._ctx_conflict = frozenset(strings.add(f) for f in conflict) | self._ctx_mil
         diplo = {f for w in lex["DIPLO"] for f in lexicon.inflections(w)}
         self._ctx_diplo = frozenset(strings.add(f) for f in diplo | {"diplomatic"})
         self._form_ids = np.array(sorted(self._form_index), dtype=np.uint64)
@@ -177,6 +179,7 @@ class Enricher:
                 "" in complete
                 or ("MIL" in complete and mil)
                 or ("DIPLO" in complete and not self._ctx_diplo.isdisjoint(words))
+                or ("CONFLICT" in complete and not self._ctx_conflict.isdisjoint(words))
                 or ("STATE" in complete and (mil or any(start <= i < end for i in place_starts)))
             ):
                 yield doc[start:end]

@@ -2,9 +2,9 @@
 texts are read from the corpus). Fails when the verdict's precision, recall or F1, or the
 recall of a signal kind, falls below the level reached (floors set a little below it).
 
-Measured (fast two-pass Enricher, 228 articles): P 0.877, R 0.971, F1 0.922 (tp 100, fp 14,
-fn 3); kind recall armed_clash 60/60, sanctions 24/27, threat 16/22, military_buildup 10/12,
-diplomatic_expulsion 2/2, embargo 1/1. (The naive full pipeline: P 0.860, R 0.951, F1 0.903.)
+Measured (fast two-pass Enricher, 228 articles): P 0.884, R 0.961, F1 0.921 (tp 99, fp 13,
+fn 4); kind recall armed_clash 59/60, sanctions 24/27, threat 15/22, military_buildup 10/12,
+diplomatic_expulsion 2/2, embargo 1/1.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from shared.schemas import EnrichedArticle
 pytestmark = pytest.mark.slow
 
 DEVSET = Path(__file__).resolve().parent.parent / "data" / "devset.jsonl"
-FLOORS = {"precision": 0.85, "recall": 0.94, "f1": 0.90}
+FLOORS = {"precision": 0.86, "recall": 0.93, "f1": 0.90}
 KIND_FLOORS = {
     "armed_clash": 0.95,
     "sanctions": 0.85,
-    "threat": 0.68,
+    "threat": 0.63,
     "military_buildup": 0.75,
     "diplomatic_expulsion": 0.5,
     "embargo": 0.5,
