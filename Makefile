@@ -10,7 +10,7 @@ STAMP := $(VENV)/.brink-setup
 KAFKA := deploy/kafka/kafka.sh
 export BRINK_BOOTSTRAP_SERVERS ?= 127.0.0.1:9092
 
-.PHONY: help setup tools kafka-up kafka-down kafka-status demo down test test-unit lint format typecheck promtool-check bench schemas lock clean
+.PHONY: help setup tools kafka-up kafka-down kafka-status demo demo-status down test test-unit lint format typecheck promtool-check bench schemas lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -38,8 +38,11 @@ kafka-down: ## stop Kafka (its data stays in .cache/kafka)
 kafka-status: ## show whether Kafka runs
 	@$(KAFKA) status
 
-demo: setup kafka-up ## start Kafka and the three services, publish seeds/, show the alerts
+demo: setup kafka-up ## start Kafka, the three services (and Prometheus), publish seeds/, show the alerts
 	@deploy/demo.sh
+
+demo-status: ## the demo's services at a glance: healthy?, consumer lag, articles, alerts, dead letters
+	@deploy/demo.sh status
 
 down: ## stop the demo services and Kafka (only what Brink started)
 	@deploy/demo.sh stop || true

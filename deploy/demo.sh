@@ -200,16 +200,45 @@ stop() {
   [[ ${#pids[@]} -gt 0 ]] || echo "demo: no demo service was running"
 }
 
+# At a glance: for each service, whether it runs and is healthy, its consumer lag (records not
+# yet processed, all partitions) and what it has done so far, read from its own /metrics.
 status() {
-  local name pid rc=0
+  local name pid port rc=0 metrics
   for name in "${managed[@]}"; do
     pid=$(demo_pid "$name")
-    if [[ -n $pid ]]; then
-      echo "running: $name (pid $pid)"
-    elif [[ $name != prometheus ]]; then
-      echo "stopped: $name"
-      rc=1
+    if [[ -z $pid ]]; then
+      if [[ $name != prometheus ]]; then
+        echo "stopped: $name"
+        rc=1
+      fi
+      continue
     fi
+    if [[ $name == prometheus ]]; then
+      echo "running: prometheus (pid $pid) http://127.0.0.1:$prom_port/alerts"
+      continue
+    fi
+    port=$(port_of "$name")
+    if ! healthy "$port"; then
+      echo "running: $name (pid $pid) ${red}unhealthy${off}: curl http://127.0.0.1:$port/healthz"
+      rc=1
+      continue
+    fi
+    metrics=$(curl -fsS --max-time 3 "http://127.0.0.1:$port/metrics" 2>/dev/null || true)
+    printf 'running: %-10s (pid %s) %shealthy%s, %s\n' "$name" "$pid" "$green" "$off" "$(
+      awk -v svc="$name" '
+        function add(key, v) { sum[key] += v }
+        $1 ~ "^brink_" svc "_consumer_lag\\{" { add("lag", $2) }
+        $1 ~ "^brink_" svc "_dead_lettered_total" { add("dead letters", $2) }
+        $1 ~ "^brink_ingest_published_total$" { add("articles out", $2) }
+        $1 ~ "^brink_enrichment_articles_total" { add("articles out", $2) }
+        $1 ~ "^brink_alerting_articles_total$" { add("articles in", $2) }
+        $1 ~ "^brink_alerting_alerts_total" { add("alerts", $2) }
+        END {
+          n = split("lag|articles in|articles out|alerts|dead letters", keys, "|")
+          for (i = 1; i <= n; i++) if (keys[i] in sum) out = out sprintf("%s%s %d", out ? ", " : "", keys[i], sum[keys[i]])
+          print out
+        }' <<<"$metrics"
+    )"
   done
   return $rc
 }

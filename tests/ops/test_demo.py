@@ -6,6 +6,7 @@ its processes running."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -75,6 +76,13 @@ def test_demo_shows_alerts_twice_and_stop_ends_its_services(tmp_path: Path, boot
         assert any(rule in output for rule in shown), f"no alert printed:\n{output}"
         assert "brink publish" in output and "/articles" in output and "make down" in output
 
+        status = run(env, "status", timeout=30)
+        assert status.returncode == 0, status.stdout + status.stderr
+        for name in SERVICES:
+            line = rf"running: {name} +\(pid {pids[name]}\) healthy, lag \d+"
+            assert re.search(line, status.stdout), status.stdout
+        assert re.search(r"alerting .*alerts [1-9]", status.stdout), status.stdout
+
         warm = run(env)
         output = warm.stdout + warm.stderr
         assert warm.returncode == 0, output
@@ -88,6 +96,7 @@ def test_demo_shows_alerts_twice_and_stop_ends_its_services(tmp_path: Path, boot
     for name, pid in pids.items():
         assert not alive(pid), f"{name} ({pid}) still runs after stop"
         assert not (demo_dir / f"{name}.pid").exists()
+    assert run(env, "status", timeout=30).returncode == 1
     again = run(env, "stop", timeout=60)
     assert again.returncode == 0
     assert "no demo service was running" in again.stdout
