@@ -21,6 +21,7 @@ from typing import Any, TextIO
 
 import orjson
 
+from services.enrichment.scoring import contribution
 from shared import codec
 from shared.schemas import Article, EnrichedArticle
 
@@ -120,6 +121,7 @@ def result_line(enriched: EnrichedArticle, alerts: Sequence[Any]) -> dict[str, A
             "weight": s.weight,
             "cameo": s.cameo,
             "plover": s.plover,
+            "contribution": round(contribution(s), 2),
         }
         for s in enriched.signals
     ]

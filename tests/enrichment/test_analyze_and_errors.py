@@ -34,7 +34,8 @@ def test_analyze_prints_one_line_per_article(
     clash = by_id["reuters-245"]["signals"][0]
     for field in ("kind", "cue", "sentence", "start", "end", "negated", "hedged", "demanded"):
         assert field in clash
-    assert {"actor", "target", "weight", "cameo", "plover"} <= set(clash)
+    assert {"actor", "target", "weight", "cameo", "plover", "contribution"} <= set(clash)
+    assert by_id["reuters-245"]["score"] >= clash["contribution"] > 0
     assert isinstance(by_id["reuters-245"]["alerts"], list)
     assert by_id["reuters-245"]["entities"]
 
