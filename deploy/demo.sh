@@ -32,6 +32,10 @@ demo=${BRINK_DEMO_DIR:-$repo/.cache/demo}
 py=${BRINK_DEMO_PYTHON:-$repo/.venv/bin/python}
 brink=("$py" -m services.cli)
 services=(ingest enrichment alerting)
+# While a demo runs, its env file holds its topic prefix and ports: status, stop and a second run
+# use those, whatever this shell says.
+# shellcheck disable=SC1091
+[[ -f $demo/env ]] && source "$demo/env"
 read -r -a ports <<<"${BRINK_DEMO_PORTS:-9101 9102 9103}"
 http_port=${BRINK_DEMO_HTTP_PORT:-8080}
 start_timeout=${BRINK_DEMO_START_TIMEOUT:-180}
@@ -246,19 +250,23 @@ status() {
 # Show alerts as they arrive: from the beginning of the alerts topic, until `idle` seconds pass
 # without a new line after the first alert (or `first_wait` seconds with none). Ctrl-C ends it.
 show_alerts() {
-  local out=$demo/alerts.out reader size last_size=0 last_change=$SECONDS start=$SECONDS
+  local out=$demo/alerts.out reader="" tailer="" size last_size=0 last_change=$SECONDS start=$SECONDS
   : >"$out"
   # Unbuffered: the reader is stopped with SIGTERM, and what it printed must already be in $out.
   # Colours and width of this terminal, although it writes to a file.
   local tty_env=(PYTHONUNBUFFERED=1)
   [[ -t 1 ]] && tty_env+=(FORCE_COLOR=1 "COLUMNS=$(tput cols 2>/dev/null || echo 100)")
-  env "${tty_env[@]}" "${brink[@]}" alerts --from-beginning --follow >"$out" 2>&1 </dev/null &
-  reader=$!
-  tail -n +1 -f --pid="$reader" "$out" &
-  local tailer=$!
-  trap 'kill "$reader" "$tailer" 2>/dev/null || true' INT TERM
-  while kill -0 "$reader" 2>/dev/null; do
-    sleep 1
+  tail -n +1 -f --pid=$$ "$out" &
+  tailer=$!
+  local stopped_by_user=0
+  trap 'stopped_by_user=1' INT TERM
+  while ((!stopped_by_user)); do
+    if [[ -z $reader ]] || ! kill -0 "$reader" 2>/dev/null; then
+      # (Re)start the reader: it ends by itself only when it cannot see the topic yet.
+      env "${tty_env[@]}" "${brink[@]}" alerts --from-beginning --follow >>"$out" 2>&1 </dev/null &
+      reader=$!
+    fi
+    sleep 1 || true
     size=$(stat -c %s "$out")
     if ((size != last_size)); then
       last_size=$size
@@ -273,7 +281,7 @@ show_alerts() {
   done
   kill "$reader" 2>/dev/null || true
   wait "$reader" 2>/dev/null || true
-  sleep 0.3
+  sleep 0.3  # let tail print the last lines
   kill "$tailer" 2>/dev/null || true
   wait "$tailer" 2>/dev/null || true
   trap - INT TERM
@@ -289,13 +297,14 @@ demo() {
     [[ -n $(demo_pid "$name") ]] && running+=("$name")
   done
   if [[ ${#running[@]} -gt 0 && -f $demo/env ]]; then
-    # shellcheck disable=SC1091
-    source "$demo/env"
     say "reusing the demo services already running (${running[*]}), topics prefixed '$BRINK_TOPIC_PREFIX'"
   else
     stop >/dev/null  # leftovers of a half-started demo
     BRINK_TOPIC_PREFIX="demo-$(date -u +%Y%m%d-%H%M%S)."
-    echo "export BRINK_TOPIC_PREFIX=$BRINK_TOPIC_PREFIX" >"$demo/env"
+    cat >"$demo/env" <<EOF
+export BRINK_TOPIC_PREFIX=$BRINK_TOPIC_PREFIX
+export BRINK_DEMO_PORTS="${ports[*]}" BRINK_DEMO_HTTP_PORT=$http_port BRINK_DEMO_PROMETHEUS_PORT=$prom_port
+EOF
     say "fresh demo pipeline: topics prefixed '$BRINK_TOPIC_PREFIX' on $BRINK_BOOTSTRAP_SERVERS"
   fi
   export BRINK_TOPIC_PREFIX
