@@ -20,6 +20,7 @@ ALERTS = {
     "BrinkConsumerLagGrowing",
     "BrinkDeadLettersRising",
     "BrinkNoArticles",
+    "BrinkAlertDeliveryFailing",
 }
 
 

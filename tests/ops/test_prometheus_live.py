@@ -17,6 +17,7 @@ import yaml
 from shared.settings import Settings
 from tests.conftest import free_port, wait_for
 from tests.ops.contract import GRAFANA, PROMETHEUS, SERVICES
+from tests.ops.test_prometheus import ALERTS
 
 pytestmark = pytest.mark.kafka
 
@@ -84,12 +85,7 @@ def test_prometheus_scrapes_the_services_and_runs_every_dashboard_query(
 
         rules = get(port, "/api/v1/rules")["data"]["groups"]
         loaded = {r["name"]: r["health"] for g in rules for r in g["rules"]}
-        assert set(loaded) == {
-            "BrinkServiceDown",
-            "BrinkConsumerLagGrowing",
-            "BrinkDeadLettersRising",
-            "BrinkNoArticles",
-        }
+        assert set(loaded) == ALERTS
         wait_for(
             lambda: all(
                 r["health"] == "ok"
