@@ -27,7 +27,7 @@ import numpy as np
 from spacy.attrs import IS_PUNCT, IS_SPACE, LOWER
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc, Span, Token
 from spacy.util import filter_spans
 
 from services.enrichment import lexicon, scoring
@@ -353,17 +353,16 @@ class Enricher:
                 label = "PERSON"
                 entry = w.people.get(ent.text)
                 code = entry.code if entry else None
-            w.entities[key] = Entity(
-                text=ent.text, label=label, start=key[0], end=key[1], code=code
-            )
+            text = w.text[key[0] : key[1]]
+            w.entities[key] = Entity(text=text, label=label, start=key[0], end=key[1], code=code)
         ref = (w.article.published_at or w.article.received_at).year
         for hit in doc._.brink_hits or []:
             info = lexicon.kinds()[hit.kind]
             cue = doc[hit.start : hit.end]
             sent = doc[hit.head].sent
             historical = hit.historical or (hit.year is not None and hit.year < ref)
-            actor = self._party(doc, hit.actors, places, w)
-            target = self._party(doc, hit.targets, places, w)
+            actor = self._party(doc, hit.actors, places, w, offset)
+            target = self._party(doc, hit.targets, places, w, offset)
             if target is not None and actor is not None and target.code == actor.code:
                 target = None if target.code else target
             mod = scoring.modality(
@@ -404,7 +403,19 @@ class Enricher:
                     return True
         return False
 
-    def _party(self, doc: Doc, heads: list[int], places: list[Place], w: _Work) -> Party | None:
+    def _party(
+        self, doc: Doc, heads: list[int], places: list[Place], w: _Work, offset: int = -1
+    ) -> Party | None:
+        """The first head that names a country or organisation (or, failing that, someone).
+        Mentions are quoted from the article text (a headline may have been lower-cased)."""
+
+        def quote(span: Span | Token) -> str:
+            if isinstance(span, Token):
+                span = doc[span.i : span.i + 1]
+            if offset < 0:
+                return str(span.text)
+            return w.text[offset + span.start_char : offset + span.end_char]
+
         for i in heads:
             tok = doc[i]
             lo, hi = max(tok.left_edge.i, i - 6), min(tok.right_edge.i + 1, i + 7)
@@ -412,7 +423,10 @@ class Enricher:
             if near:
                 p = near[0]
                 return Party(
-                    name=p.name, code=p.code, type=_ptype(p.type), mention=doc[p.start : p.end].text
+                    name=p.name,
+                    code=p.code,
+                    type=_ptype(p.type),
+                    mention=quote(doc[p.start : p.end]),
                 )
             for ent in doc.ents:
                 if not (lo <= ent.start < hi) or ent.label_ not in ENTITY_LABELS:
@@ -420,16 +434,19 @@ class Enricher:
                 entry = w.people.get(ent.text) or w.people.get(ent[-1].text)
                 if entry is not None:
                     return Party(
-                        name=entry.name, code=entry.code, type=_ptype(entry.type), mention=ent.text
+                        name=entry.name,
+                        code=entry.code,
+                        type=_ptype(entry.type),
+                        mention=quote(ent),
                     )
                 if ent.label_ == "PERSON" or ent.text in w.persons:
-                    return Party(name=ent.text, type="person", mention=ent.text)
+                    return Party(name=quote(ent), type="person", mention=quote(ent))
                 kind: Any = {"GPE": "country", "ORG": "organisation"}.get(ent.label_, "other")
-                return Party(name=ent.text, type=kind, mention=ent.text)
+                return Party(name=quote(ent), type=kind, mention=quote(ent))
             entry = w.people.get(tok.text)
             if entry is not None:
                 return Party(
-                    name=entry.name, code=entry.code, type=_ptype(entry.type), mention=tok.text
+                    name=entry.name, code=entry.code, type=_ptype(entry.type), mention=quote(tok)
                 )
         return None
 
