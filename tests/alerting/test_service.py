@@ -333,3 +333,31 @@ def test_a_malformed_rules_file_is_refused_at_start_naming_the_line(
     svc = start_service("alerting", settings, wait=False, BRINK_RULES_PATH=str(rules))
     assert svc.proc.wait(60) == 2
     assert f"{rules}: line 4: rules.0.min_stories" in svc.log_tail()
+
+
+def test_a_second_worker_taking_over_the_partitions_forgets_nothing(
+    settings: Settings, reader: AlertReader, start_service: Any, tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(WINDOW_RULES.split("  - name: corroborated", maxsplit=1)[0])
+    first = start_service("alerting", settings, BRINK_RULES_PATH=str(rules))
+    produce(settings, [enriched("s1")])
+    wait_for(reader.poll, message="first alert")
+    second = start_service("alerting", settings, BRINK_RULES_PATH=str(rules))
+    first.stop()  # the second worker of the group takes over every partition
+    # Faust logs "Worker ready" after each rebalance's recovery: the second one is the takeover.
+    wait_for(
+        lambda: second.log_tail(400).count("Worker ready") >= 2,
+        timeout=60,
+        message="the takeover rebalance",
+    )
+
+    produce(settings, [enriched("s2", at=T0 + H), enriched("s3", at=T0 + 2 * H)])
+    wait_for(
+        lambda: metric(second.metrics(), "brink_alerting_rule_evaluation_seconds_count") >= 6,
+        timeout=60,
+        message="the second worker evaluated s2 and s3",
+    )
+    assert metric(second.metrics(), "brink_alerting_suppressed_total", reason="throttled") == 2
+    wait_for(lambda: len(reader.poll()) >= 2, message="window alert")
+    assert [(a.rule, a.count) for a in reader.poll()] == [("per-article", 1), ("three-stories", 3)]
