@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from spacy.language import Language
 from spacy.matcher import DependencyMatcher, Matcher, PhraseMatcher
@@ -53,7 +52,6 @@ class Hit:
     year: int | None = None
     actors: list[int] = field(default_factory=list)
     targets: list[int] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
 
 
 def register_extensions() -> None:
@@ -229,7 +227,3 @@ def add_brink_components(nlp: Language) -> Language:
         if name not in nlp.pipe_names:
             nlp.add_pipe(name, last=True)
     return nlp
-
-
-def hit_dict(hit: Hit) -> dict[str, Any]:  # for debugging and tests
-    return {k: getattr(hit, k) for k in hit.__slots__}

@@ -7,9 +7,11 @@ Two passes, so the expensive models see little text:
    breaks, the gazetteer, and a PhraseMatcher over the lower-cased forms of the words the
    signal patterns are anchored on. Sentences with no anchor (or, for ambiguous words such as
    "attack", no military context) cannot carry a signal and are dropped here.
-2. full trained pipeline (tagger, parser, lemmatizer, NER) plus Brink's components, via
-   ``nlp.pipe`` in batches, only on the candidate sentences. Character offsets are mapped back
-   to the article text, which is ``title + "\\n\\n" + body``.
+2. the trained pipeline (tagger, parser, lemmatizer) plus Brink's components, via
+   ``nlp.pipe`` in batches, only on the candidate sentences, as Docs built from the first
+   pass's tokens (capitals headlines lower-cased for the tagger). NER runs afterwards only on
+   sentences whose actor or target is a proper name the gazetteer does not know. Character
+   offsets are mapped back to the article text, which is ``title + "\\n\\n" + body``.
 
 ``mode="full"`` runs the whole pipeline on every article instead (the naive baseline, kept to
 check that the cheap pass loses nothing).
