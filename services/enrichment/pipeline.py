@@ -4,9 +4,10 @@
 Two passes, so the expensive models see little text:
 
 1. cheap, on every article: the tokenizer, sentence boundaries from punctuation and line
-   breaks, the gazetteer, and a PhraseMatcher over the lower-cased forms of the words the
-   signal patterns are anchored on. Sentences with no anchor (or, for ambiguous words such as
-   "attack", no military context) cannot carry a signal and are dropped here.
+   breaks, the gazetteer (a PhraseMatcher), and a test over the token arrays: a sentence is a
+   candidate only if it holds a surface form of every required word of some pattern (and, for
+   ambiguous words such as "attack", a word of the context they need). Other sentences cannot
+   match any pattern, so dropping them loses nothing.
 2. the trained pipeline (tagger, parser, lemmatizer) plus Brink's components, via
    ``nlp.pipe`` in batches, only on the candidate sentences, as Docs built from the first
    pass's tokens (capitals headlines lower-cased for the tagger). NER runs afterwards only on
