@@ -214,8 +214,17 @@ class SignalContext:
         self.words = lexicon.context_words()
 
     def __call__(self, doc: Doc) -> Doc:
-        for hit in doc._.brink_hits or []:
+        hits: list[Hit] = doc._.brink_hits or []
+        for hit in hits:
             context.annotate(hit, doc, self.words)
+        reporting = []
+        for hit in hits:
+            reported = context.reported_by(hit, hits, doc, self.words)
+            if reported:  # "..., Kyiv warns": a source, not a threat nor a hedge
+                reporting.append(hit)
+                for other in reported:
+                    other.hedged = False
+        doc._.brink_hits = [h for h in hits if not any(h is r for r in reporting)]
         return doc
 
 

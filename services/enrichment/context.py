@@ -15,7 +15,7 @@ Plain functions over spaCy tokens; the spaCy component in ``components`` calls `
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from spacy.tokens import Doc, Token
@@ -124,17 +124,73 @@ def annotate(hit: Hit, doc: Doc, words: Mapping[str, frozenset[str]]) -> None:
         if year is not None:
             hit.year = year
             break
-    hit.actors, hit.targets = actor_target(hit, doc)
+    hit.actors, hit.targets = actor_target(hit, doc, words)
+
+
+def reported_by(
+    hit: Hit, hits: Sequence[Hit], doc: Doc, words: Mapping[str, frozenset[str]]
+) -> list[Hit]:
+    """The signals that ``hit``, a reporting verb matched as a threat ("warns"), only reports.
+
+    In "Russia masses troops near Ukraine border, Kyiv warns" the clause of "warns" holds an
+    asserted buildup, so "warns" reports it: it is neither a threat by Kyiv nor a hedge on the
+    buildup. "warned of consequences" stays a threat, and so does a warning of what may happen
+    ("warns Iran will face sanctions", "warned it could strike"). Empty when ``hit`` is not
+    such a verb.
+    """
+    head = doc[hit.head]
+    if hit.kind != "threat" or hit.end - hit.start > 1:
+        return []
+    if head.lemma_.lower() not in words["reporting"]:
+        return []
+    out: list[Hit] = []
+    for clause in head.children:
+        if clause.dep_ not in ("ccomp", "parataxis"):
+            continue
+        inside = range(clause.left_edge.i, clause.right_edge.i + 1)
+        if any(_hedges(doc[i], words) for i in inside):
+            continue
+        out += [
+            other
+            for other in hits
+            if other is not hit
+            and other.head in inside
+            and other.kind not in ("threat", "ultimatum")
+            and not (other.negated or other.demanded or other.historical)
+        ]
+    return out
+
+
+def _hedges(tok: Token, words: Mapping[str, frozenset[str]]) -> bool:
+    return (
+        tok.lemma_.lower() in words["hedge_words"]
+        or (tok.dep_ in ("aux", "auxpass") and tok.lower_ in words["hedge_modals"])
+        or (tok.dep_ == "mark" and tok.lower_ in words["hedge_marks"])
+    )
 
 
 def _np_ok(tok: Token) -> bool:
     return tok.lower_ not in PRONOUNS and tok.pos_ in ("PROPN", "NOUN", "ADJ", "NUM")
 
 
-def actor_target(hit: Hit, doc: Doc) -> tuple[list[int], list[int]]:
+def actor_target(
+    hit: Hit, doc: Doc, words: Mapping[str, frozenset[str]]
+) -> tuple[list[int], list[int]]:
     """Candidate heads (token indices, best first) of the actor's and the target's phrases.
 
-    The caller keeps the first candidate that resolves to a country or organisation.
+    Actor: a demonym or name on the cue ("Russian troops"), then the subject (or passive
+    agent) of the verbs governing the cue, up to a reporting verb. The speaker of "said",
+    "warns", "accused" is a source, not the actor of the reported event: the climb stops
+    there, and the speaker is a candidate only when the reported clause has no subject of
+    its own but a pronoun ("Iran said it would ..."). "accusing Moscow of preparing an
+    offensive" makes Moscow the actor, "called on Russia to withdraw" makes Russia the actor,
+    and a noun summing up a report ("..., officials said, the largest build-up since 2014")
+    takes the actor and target of the reported clause.
+
+    Target: the object of a target preposition ("against", "on", "near", "along", "with",
+    ...) on the cue, its verb or the verb's object ("deployed groups along the frontier with
+    Ukraine"), or "close to"; for kinds done to someone, the object itself. The caller keeps
+    the first candidate that resolves to a country or organisation.
     """
     head = doc[hit.head]
     cue = range(hit.start, hit.end)
@@ -144,13 +200,51 @@ def actor_target(hit: Hit, doc: Doc) -> tuple[list[int], list[int]]:
         for c in doc[i].children
         if c.dep_ in ("poss", "amod", "compound", "nmod") and c.pos_ in ("PROPN", "ADJ")
     ]
+    by = [  # "an attack by Iranian Revolutionary Guards"
+        g.i
+        for i in cue
+        if doc[i].pos_ == "NOUN"
+        for c in doc[i].children
+        if c.dep_ == "prep" and c.lower_ == "by"
+        for g in c.children
+        if g.dep_ == "pobj" and _np_ok(g)
+    ]
     expulsion = hit.kind == "diplomatic_expulsion"
-    actors: list[int] = [] if expulsion else list(owners)
+    actors: list[int] = [] if expulsion else [*by, *owners]
     targets: list[int] = list(owners) if expulsion else []
-    # the doer: subject (or passive agent) of the governing verbs, nearest first
-    t = head
+    holders = [doc[i] for i in cue]
+    if head.head.pos_ == "VERB" and head.dep_ in ("dobj", "nsubjpass", "pobj"):
+        holders.append(head.head)
+    t, below = head, head
     for _ in range(10):
         if t.pos_ in ("VERB", "AUX"):
+            lemma = t.lemma_.lower()
+            if t.i != head.i and lemma in words["reporting"]:
+                if below.dep_ in ("ccomp", "parataxis"):  # "Kyiv said [Russia massed troops]"
+                    own = _subjects(below, with_pronouns=True)
+                    if not own or any(
+                        not _np_ok(doc[i]) or hit.start <= i < hit.end or _pronoun_owner(doc[i])
+                        for i in own
+                    ):  # nobody else named: "said it would", "said its troops repelled"
+                        actors += _subjects(t)  # "Iran said it would close the strait"
+                    break
+                if below.dep_ in ("dep", "appos", "npadvmod", "attr") and below.pos_ == "NOUN":
+                    reported = [c for c in t.children if c.dep_ in ("ccomp", "parataxis")]
+                    for clause in reported:  # "..., officials said, the largest build-up"
+                        actors += _subjects(clause)
+                        holders += [clause, *_objects(clause)]
+                    if reported:
+                        break
+            if (
+                t.i != head.i
+                and lemma in words["accusing"]
+                and below.dep_ == "prep"
+                and below.lower_ in ("of", "for")
+            ):
+                actors += [o.i for o in _objects(t)]  # "accusing Moscow of preparing an offensive"
+                break
+            if t.i != head.i and below.dep_ == "xcomp" and lemma in words["bidding"]:
+                actors += [o.i for o in _objects(t)]  # "called on Russia to withdraw troops"
             for c in t.children:
                 if c.dep_ == "agent":
                     actors += [g.i for g in c.children if _np_ok(g)]
@@ -158,18 +252,29 @@ def actor_target(hit: Hit, doc: Doc) -> tuple[list[int], list[int]]:
                     actors.append(c.i)
         if t.head.i == t.i:
             break
-        t = t.head
-    # the receiver: target prepositions on the cue words or the verb that governs them
-    holders = [doc[i] for i in cue]
-    if head.head.pos_ == "VERB" and head.dep_ in ("dobj", "nsubjpass", "pobj"):
-        holders.append(head.head)
+        below, t = t, t.head
+    # the receiver: target prepositions on the cue words, the verb that governs them and the
+    # objects of the verbs among them
+    holders += [o for h in list(holders) if h.pos_ == "VERB" for o in _objects(h, preps=False)]
+    from_ok = expulsion or hit.kind == "deescalation"
+    seen: set[int] = set()
     for h in holders:
-        for c in h.children:
-            if c.dep_ == "prep" and (
-                c.lower_ in TARGET_PREPS or (expulsion and c.lower_ in ("from", "in"))
-            ):
+        if h.i in seen:
+            continue
+        seen.add(h.i)
+        preps = [c for c in h.children if c.dep_ == "prep"]
+        preps += [  # "buildup close to Ukraine's border"
+            p
+            for c in h.children
+            if c.dep_ in ("advmod", "amod") and c.lower_ in words["near_words"]
+            for p in c.children
+            if p.dep_ == "prep"
+        ]
+        for c in preps:
+            if c.lower_ in TARGET_PREPS or (from_ok and c.lower_ in ("from", "in")):
                 targets += [g.i for g in c.children if g.dep_ == "pobj" and _np_ok(g)]
-            elif (
+        for c in h.children:
+            if (
                 c.dep_ in ("dobj", "nsubjpass", "dative")
                 and c.i not in cue
                 and _np_ok(c)
@@ -177,3 +282,35 @@ def actor_target(hit: Hit, doc: Doc) -> tuple[list[int], list[int]]:
             ):
                 targets.append(c.i)
     return actors, targets
+
+
+def _subjects(verb: Token, *, with_pronouns: bool = False) -> list[int]:
+    """Heads of the subject (or passive agent) phrases of ``verb``."""
+    while verb.dep_ == "conj" and not any(c.dep_ in SUBJECTS for c in verb.children):
+        verb = verb.head  # "has not denied the buildup but said ...": the first verb's subject
+    out = []
+    for c in verb.children:
+        if c.dep_ in ("nsubj", "nsubjpass") and (with_pronouns or _np_ok(c)):
+            out.append(c.i)
+        elif c.dep_ == "agent":
+            out += [g.i for g in c.children if with_pronouns or _np_ok(g)]
+    return out
+
+
+def _pronoun_owner(tok: Token) -> bool:
+    """ "its troops", "their forces": the phrase belongs to someone named elsewhere."""
+    return any(c.dep_ == "poss" and c.pos_ == "PRON" for c in tok.children)
+
+
+def _objects(verb: Token, *, preps: bool = True) -> list[Token]:
+    """Direct objects of ``verb`` (and, with ``preps``, "on"/"upon" objects: "called on X")."""
+    out = [c for c in verb.children if c.dep_ in ("dobj", "dative") and _np_ok(c)]
+    if preps:
+        out += [
+            g
+            for c in verb.children
+            if c.dep_ == "prep" and c.lower_ in ("on", "upon")
+            for g in c.children
+            if g.dep_ == "pobj" and _np_ok(g)
+        ]
+    return out
