@@ -181,9 +181,10 @@ def actor_target(
     Actor: a demonym or name on the cue ("Russian troops"), then the subject (or passive
     agent) of the verbs governing the cue, up to a reporting verb. The speaker of "said",
     "warns", "accused" is a source, not the actor of the reported event: the climb stops
-    there, and the speaker is a candidate only when the reported clause has no subject of
-    its own but a pronoun ("Iran said it would ..."). "accusing Moscow of preparing an
-    offensive" makes Moscow the actor, "called on Russia to withdraw" makes Russia the actor,
+    there, and the speaker is the last candidate, used only when nobody else in the reported
+    clause is named ("Iran said it would ...", "Iraq said its troops repelled ...").
+    "accusing Moscow of preparing an offensive" and "platforms blamed for the attack" make
+    the accused the actor, "called on Russia to withdraw" makes Russia the actor,
     and a noun summing up a report ("..., officials said, the largest build-up since 2014")
     takes the actor and target of the reported clause.
 
@@ -221,12 +222,7 @@ def actor_target(
             lemma = t.lemma_.lower()
             if t.i != head.i and lemma in words["reporting"]:
                 if below.dep_ in ("ccomp", "parataxis"):  # "Kyiv said [Russia massed troops]"
-                    own = _subjects(below, with_pronouns=True)
-                    if not own or any(
-                        not _np_ok(doc[i]) or hit.start <= i < hit.end or _pronoun_owner(doc[i])
-                        for i in own
-                    ):  # nobody else named: "said it would", "said its troops repelled"
-                        actors += _subjects(t)  # "Iran said it would close the strait"
+                    actors += _subjects(t)  # the speaker, only if nobody else is named
                     break
                 if below.dep_ in ("dep", "appos", "npadvmod", "attr") and below.pos_ == "NOUN":
                     reported = [c for c in t.children if c.dep_ in ("ccomp", "parataxis")]
@@ -234,6 +230,7 @@ def actor_target(
                         actors += _subjects(clause)
                         holders += [clause, *_objects(clause)]
                     if reported:
+                        actors += _subjects(t)
                         break
             if (
                 t.i != head.i
@@ -241,7 +238,12 @@ def actor_target(
                 and below.dep_ == "prep"
                 and below.lower_ in ("of", "for")
             ):
-                actors += [o.i for o in _objects(t)]  # "accusing Moscow of preparing an offensive"
+                accused = [*_objects(t), *(c for c in t.children if c.dep_ == "nsubjpass")]
+                if t.dep_ == "acl" or (  # "platforms blamed by Washington for the attack"
+                    t.dep_ == "relcl" and any(o.lower_ in ("which", "who") for o in t.children)
+                ):  # "Iran, which the Americans blame for two missile attacks"
+                    accused.append(t.head)
+                actors += [o.i for o in accused if _np_ok(o)]  # "accusing Moscow of ..."
                 break
             if t.i != head.i and below.dep_ == "xcomp" and lemma in words["bidding"]:
                 actors += [o.i for o in _objects(t)]  # "called on Russia to withdraw troops"
@@ -286,8 +288,10 @@ def actor_target(
 
 def _subjects(verb: Token, *, with_pronouns: bool = False) -> list[int]:
     """Heads of the subject (or passive agent) phrases of ``verb``."""
-    while verb.dep_ == "conj" and not any(c.dep_ in SUBJECTS for c in verb.children):
-        verb = verb.head  # "has not denied the buildup but said ...": the first verb's subject
+    while verb.dep_ in ("conj", "advcl", "xcomp") and not any(
+        c.dep_ in SUBJECTS for c in verb.children
+    ):
+        verb = verb.head  # "denied the buildup but said ...", "reported ..., saying": shared
     out = []
     for c in verb.children:
         if c.dep_ in ("nsubj", "nsubjpass") and (with_pronouns or _np_ok(c)):
@@ -295,11 +299,6 @@ def _subjects(verb: Token, *, with_pronouns: bool = False) -> list[int]:
         elif c.dep_ == "agent":
             out += [g.i for g in c.children if with_pronouns or _np_ok(g)]
     return out
-
-
-def _pronoun_owner(tok: Token) -> bool:
-    """ "its troops", "their forces": the phrase belongs to someone named elsewhere."""
-    return any(c.dep_ == "poss" and c.pos_ == "PRON" for c in tok.children)
 
 
 def _objects(verb: Token, *, preps: bool = True) -> list[Token]:
