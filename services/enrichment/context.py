@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from spacy.tokens import Doc, Token
+from spacy.tokens import Doc, Span, Token
 
 if TYPE_CHECKING:
     from services.enrichment.components import Hit
@@ -283,7 +283,39 @@ def actor_target(
                 and hit.kind not in ("military_buildup", "mobilization", "deescalation")
             ):
                 targets.append(c.i)
+    start = _dateline_end(head.sent)
+    if start > head.sent.start:  # "LONDON, March 15 - Iran's leader ... warned": not London
+        actors = [
+            j
+            for i in actors
+            for j in ([i] if i >= start else _after_dateline(doc[i], start))
+            if j >= start
+        ]
+        targets = [i for i in targets if i >= start]
     return actors, targets
+
+
+DASHES = frozenset({"-", "--", "\u2013", "\u2014"})
+
+
+def _after_dateline(tok: Token, start: int) -> list[int]:
+    """The phrase the parser hung on a dateline parsed as the subject ("NICOSIA, Oct 20 -
+    Iran's spokesman ...": an appos or conj of NICOSIA)."""
+    return [c.i for c in tok.children if c.i >= start and c.pos_ in ("NOUN", "PROPN")]
+
+
+def _dateline_end(sent: Span) -> int:
+    """Where the text begins after a wire dateline ("BAGHDAD, March 1 -", "BAHRAIN -",
+    "WASHINGTON, Oct. 20 -"); the sentence start when there is none."""
+    first = sent[0] if len(sent) else None
+    if first is None or not (first.is_alpha and first.is_upper and len(first) > 1):
+        return sent.start
+    for tok in sent[1:12]:
+        if tok.text in DASHES:
+            return tok.i + 1
+        if not (tok.is_upper or tok.is_punct or tok.like_num or tok.is_title):
+            break
+    return sent.start
 
 
 def _subjects(verb: Token, *, with_pronouns: bool = False) -> list[int]:
