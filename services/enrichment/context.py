@@ -134,8 +134,8 @@ def reported_by(
 
     In "Russia masses troops near Ukraine border, Kyiv warns" the clause of "warns" holds an
     asserted buildup, so "warns" reports it: it is neither a threat by Kyiv nor a hedge on the
-    buildup. "warned of consequences" stays a threat, and so does a warning of what may happen
-    ("warns Iran will face sanctions", "warned it could strike"). Empty when ``hit`` is not
+    buildup. "warned of consequences" stays a threat, and so does a warning to someone
+    ("warned Iran that ...") or of what may happen ("warns Iran will face sanctions"). Empty when ``hit`` is not
     such a verb.
     """
     head = doc[hit.head]
@@ -143,6 +143,8 @@ def reported_by(
         return []
     if head.lemma_.lower() not in words["reporting"]:
         return []
+    if any(c.dep_ in ("dobj", "dative") for c in head.children):
+        return []  # "warned Iran that it was ready to retaliate": a warning to someone
     out: list[Hit] = []
     for clause in head.children:
         if clause.dep_ not in ("ccomp", "parataxis"):
@@ -154,7 +156,7 @@ def reported_by(
             other
             for other in hits
             if other is not hit
-            and other.head in inside
+            and (other.head == clause.i or doc[other.head].head.i == clause.i)
             and other.kind not in ("threat", "ultimatum")
             and not (other.negated or other.demanded or other.historical)
         ]

@@ -127,6 +127,9 @@ def test_seed_wire_article_groups_as_russia_against_ukraine(enricher: Enricher) 
         ("reuters-19491", "repeated attack by Iran", "armed_clash", "attack", "IRN", None),
         # "... a response to Iran, which the Americans blame for two missile attacks ..."
         ("reuters-21563", "which the Americans blame", "armed_clash", "attacks", "IRN", None),
+        # a wire dateline is not the actor: "NICOSIA, Oct 19 - Iran warned the United States"
+        ("reuters-21517", "Iran warned the United States", "threat", "warned", "IRN", "USA"),
+        ("reuters-5164", "revolutionary leader", "threat", "warned", "IRN", None),
         # a warning addressed to someone stays a threat: "has warned Tehran against using ..."
         ("reuters-13963", "has warned Tehran against", "threat", "warned", "USA", "IRN"),
     ],
