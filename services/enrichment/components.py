@@ -16,10 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
+from spacy.attrs import DEP, IS_SPACE, LEMMA, LOWER, MORPH, ORTH, POS, TAG
 from spacy.language import Language
 from spacy.matcher import DependencyMatcher, Matcher, PhraseMatcher
 from spacy.tokens import Doc, Span
+from spacy.tokens._retokenize import set_token_attrs
 from spacy.util import filter_spans
 
 from services.enrichment import context, lexicon
@@ -143,33 +146,85 @@ class _Context:
         return True
 
 
+def lemma_exceptions(nlp: Language) -> dict[str, set[str]]:
+    """Lemma -> lower-cased forms that the trained lemmatizer's exception table or the
+    attribute ruler give that lemma ("overran" -> "overrun", "are" -> "be")."""
+    out: dict[str, set[str]] = {}
+    if "lemmatizer" in nlp.pipe_names:
+        lemmatizer: Any = nlp.get_pipe("lemmatizer")
+        lookups = lemmatizer.lookups
+        if lookups is not None and lookups.has_table("lemma_exc"):
+            table = lookups.get_table("lemma_exc")
+            for pos in table:
+                for form, lemmas in table[pos].items():
+                    for lemma in lemmas:
+                        out.setdefault(lemma, set()).add(form.lower())
+    if "attribute_ruler" in nlp.pipe_names:
+        ruler: Any = nlp.get_pipe("attribute_ruler")
+        for rule in ruler.patterns:
+            lemma = rule["attrs"].get("LEMMA")
+            for pattern in rule["patterns"] if lemma else ():
+                value = pattern[rule.get("index", 0)].get("LOWER")
+                forms = [value] if isinstance(value, str) else (value or {}).get("IN", [])
+                out.setdefault(lemma, set()).update(f.lower() for f in forms)
+    return out
+
+
+class _Patterns:
+    """Token (or dependency) patterns, each run only on Docs holding a surface form of every
+    word it requires (``lexicon.required_forms``, the test the first pass uses on sentences):
+    a Matcher's cost grows with the number of patterns it tries at every token."""
+
+    def __init__(
+        self, nlp: Language, records: Iterable[dict[str, Any]], *, dependency: bool = False
+    ) -> None:
+        strings = nlp.vocab.strings
+        more = lemma_exceptions(nlp)
+        self.patterns: list[tuple[str, list[frozenset[int]], Any]] = []
+        for rec in records:
+            matcher: Any = DependencyMatcher(nlp.vocab) if dependency else Matcher(nlp.vocab)
+            matcher.add(rec["id"], [rec["pattern"]])
+            groups = [
+                frozenset(strings.add(f) for f in forms)
+                for forms in lexicon.required_forms(rec["pattern"], more)
+            ]
+            self.patterns.append((rec["id"], groups, matcher))
+        self.dependency = dependency
+
+    def spans(self, doc: Doc, lowers: set[int]) -> list[tuple[str, int, int]]:
+        """(pattern id, start, end) of every match in ``doc``, whose LOWER ids are ``lowers``."""
+        out: list[tuple[str, int, int]] = []
+        for pid, groups, matcher in self.patterns:
+            if any(lowers.isdisjoint(g) for g in groups):
+                continue
+            if self.dependency:
+                out += [(pid, min(ids), max(ids) + 1) for _, ids in matcher(doc)]
+            else:
+                out += [(pid, s, e) for _, s, e in matcher(doc)]
+        return out
+
+
 @Language.factory("brink_signal_matcher")
 class SignalMatcher:
     """Signal kinds from token and dependency patterns over lemmas and the parse."""
 
     def __init__(self, nlp: Language, name: str) -> None:
         self.name = name
-        self.matcher = Matcher(nlp.vocab)
-        self.dep_matcher = DependencyMatcher(nlp.vocab)
-        self.figurative = Matcher(nlp.vocab)
+        self.matcher = _Patterns(nlp, lexicon.load_jsonl("signals.jsonl"))
+        self.dep_matcher = _Patterns(nlp, lexicon.load_jsonl("dependency.jsonl"), dependency=True)
+        self.figurative = _Patterns(nlp, lexicon.load_jsonl("metaphor.jsonl"))
         self.info: dict[str, PatternInfo] = {}
-        for rec in lexicon.load_jsonl("signals.jsonl"):
-            self.info[rec["id"]] = PatternInfo(rec["kind"], rec.get("context"))
-            self.matcher.add(rec["id"], [rec["pattern"]])
-        for rec in lexicon.load_jsonl("dependency.jsonl"):
-            self.info[rec["id"]] = PatternInfo(rec["kind"], rec.get("context"))
-            self.dep_matcher.add(rec["id"], [rec["pattern"]])
-        for rec in lexicon.load_jsonl("metaphor.jsonl"):
-            self.figurative.add(rec["id"], [rec["pattern"]])
+        for file in ("signals.jsonl", "dependency.jsonl"):
+            for rec in lexicon.load_jsonl(file):
+                self.info[rec["id"]] = PatternInfo(rec["kind"], rec.get("context"))
         self.context = _Context()
 
     def __call__(self, doc: Doc) -> Doc:
-        strings = doc.vocab.strings
+        lowers = set(doc.to_array(LOWER).tolist())
         skip: set[int] = set()
-        for _, s, e in self.figurative(doc):
+        for _, s, e in self.figurative.spans(doc, lowers):
             skip.update(range(s, e))
-        found: list[tuple[str, int, int]] = [(strings[m], s, e) for m, s, e in self.matcher(doc)]
-        found += [(strings[m], min(ids), max(ids) + 1) for m, ids in self.dep_matcher(doc)]
+        found = self.matcher.spans(doc, lowers) + self.dep_matcher.spans(doc, lowers)
         places = doc._.brink_places or []
         hits: list[Hit] = []
         for pid, s, e in found:
@@ -236,3 +291,104 @@ def add_brink_components(nlp: Language) -> Language:
         if name not in nlp.pipe_names:
             nlp.add_pipe(name, last=True)
     return nlp
+
+
+_TOKEN_KEYS = frozenset({"TAG", "LOWER", "DEP", "IS_SPACE"})
+
+
+class CachedAttributeRuler:
+    """The trained pipeline's ``attribute_ruler`` with the same result, at a fraction of the
+    cost on short Docs.
+
+    The stock ruler runs a Matcher of ~180 patterns over every token; almost all of them are
+    single-token patterns over ``LOWER``, ``TAG``, ``DEP`` and ``IS_SPACE``, so which of them
+    match a token is a function of those four values. That answer is cached per value tuple
+    (filled from the stock matcher's own matches the first time a tuple is seen); only the
+    handful of multi-token patterns run as a Matcher. Attributes are then set in the stock
+    order (rule index, later rules win). Falls back to the stock ruler when a pattern uses
+    anything else."""
+
+    def __init__(self, ruler: Any) -> None:
+        self.ruler = ruler
+        self.vocab = ruler.vocab
+        self.multi = Matcher(ruler.vocab)
+        self.single: set[int] = set()
+        self.exact = True
+        for n, attrs in enumerate(ruler.attrs):
+            key = str(n)
+            patterns = ruler.matcher.get(key)[1]
+            one = [len(p) == 1 and "OP" not in p[0] and set(p[0]) <= _TOKEN_KEYS for p in patterns]
+            if "_" in attrs or (any(one) and not all(one)):
+                self.exact = False
+            elif all(one):
+                self.single.add(n)
+            else:
+                self.multi.add(key, patterns)
+        self.cache: dict[tuple[int, ...], tuple[int, ...]] = {}
+        self.merged: dict[tuple[int, ...], dict[Any, Any]] = {}
+
+    def __call__(self, doc: Doc) -> Doc:
+        if not self.exact:
+            return self.ruler(doc)  # type: ignore[no-any-return]
+        keys = [tuple(row) for row in doc.to_array([LOWER, TAG, DEP, IS_SPACE]).tolist()]
+        per_token: list[list[int]] = [[] for _ in keys]
+        if all(k in self.cache for k in keys):
+            for i, k in enumerate(keys):
+                per_token[i].extend(self.cache[k])
+            strings = self.vocab.strings
+            for m, s, e in self.multi(doc, allow_missing=True):
+                n = int(strings[m])
+                per_token[_target(s, e, self.ruler.indices[n])].append(n)
+        else:  # a new combination: ask the stock matcher, and remember its answer
+            found: list[list[int]] = [[] for _ in keys]
+            for n, _, s, e in self.ruler.match(doc):
+                i = _target(s, e, self.ruler.indices[n])
+                per_token[i].append(n)
+                if n in self.single:
+                    found[i].append(n)
+            for k, ids in zip(keys, found, strict=True):
+                self.cache[k] = tuple(sorted(ids))
+        for i, ids in enumerate(per_token):
+            if ids:
+                set_token_attrs(doc[i], self._merge(tuple(sorted(ids))))
+        return doc
+
+    def _merge(self, ids: tuple[int, ...]) -> dict[Any, Any]:
+        merged = self.merged.get(ids)
+        if merged is None:
+            merged = {}
+            for n in ids:  # later rules win, as in the stock ruler
+                merged.update(self.ruler.attrs[n])
+            self.merged[ids] = merged
+        return merged
+
+
+def _target(start: int, end: int, index: int) -> int:
+    return start + index if index >= 0 else end + index
+
+
+class CachedLemmatizer:
+    """The trained rule lemmatizer with the same result: its lemma depends only on the
+    token's text, POS and morphology, so it is computed once per such triple."""
+
+    def __init__(self, lemmatizer: Any) -> None:
+        self.lemmatizer = lemmatizer
+        self.exact = lemmatizer.mode == "rule" and not lemmatizer.overwrite
+        self.cache: dict[tuple[int, int, int], int] = {}
+
+    def __call__(self, doc: Doc) -> Doc:
+        if not self.exact:
+            return self.lemmatizer(doc)  # type: ignore[no-any-return]
+        strings = doc.vocab.strings
+        rows = doc.to_array([ORTH, POS, MORPH, LEMMA]).tolist()
+        for i, (orth, pos, morph, lemma) in enumerate(rows):
+            if lemma:
+                continue  # set by the attribute ruler
+            key = (orth, pos, morph)
+            value = self.cache.get(key)
+            tok = doc[i]
+            if value is None:
+                value = strings.add(self.lemmatizer.lemmatize(tok)[0])
+                self.cache[key] = value
+            tok.lemma = value
+        return doc

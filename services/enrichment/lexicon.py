@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,6 @@ PATTERNS_DIR = Path(__file__).with_name("patterns")
 # Irregular inflections of words used in patterns, so the cheap first pass (which has no
 # lemmatizer) recognises "sank", "fought" or "withdrew" as forms of the pattern lemmas.
 _IRREGULAR: dict[str, tuple[str, ...]] = {
-    "sink": ("sank", "sunk"),
     "shoot": ("shot",),
     "fight": ("fought",),
     "send": ("sent",),
@@ -37,7 +37,9 @@ _IRREGULAR: dict[str, tuple[str, ...]] = {
     "cut": ("cut",),
     "shell": ("shelled", "shelling"),
     "wage": ("waged",),
+    "sink": ("sank", "sunk"),
     "put": ("put",),
+    "be": ("am", "is", "are", "was", "were", "been", "'s", "\u2019s", "'re", "\u2019re", "'m"),
 }
 
 
@@ -129,9 +131,12 @@ def gazetteer() -> dict[str, tuple[GazetteerEntry, tuple[str, ...]]]:
     return out
 
 
-def required_forms(pattern: list[dict[str, Any]]) -> list[frozenset[str]]:
+def required_forms(
+    pattern: list[dict[str, Any]], more: Mapping[str, Iterable[str]] | None = None
+) -> list[frozenset[str]]:
     """For each required word constraint of a token or dependency pattern, the lower-cased
-    surface forms that can satisfy it. A sentence lacking any one of them cannot match."""
+    surface forms that can satisfy it. A sentence lacking any one of them cannot match.
+    ``more`` adds surface forms per lemma (a lemmatizer's exceptions)."""
     groups: list[frozenset[str]] = []
     for tok in pattern:
         op = str(tok.get("OP", ""))
@@ -146,7 +151,10 @@ def required_forms(pattern: list[dict[str, Any]]) -> list[frozenset[str]]:
             if not words:
                 continue
             if key == "LEMMA":
-                groups.append(frozenset(f for w in words for f in inflections(w)))
+                extra = more or {}
+                groups.append(
+                    frozenset(f for w in words for f in {*inflections(w), *extra.get(w, ())})
+                )
             else:
                 groups.append(frozenset(w.lower() for w in words))
             break

@@ -35,6 +35,8 @@ from spacy.util import filter_spans
 
 from services.enrichment import lexicon, scoring
 from services.enrichment.components import (
+    CachedAttributeRuler,
+    CachedLemmatizer,
     Gazetteer,
     Place,
     add_brink_components,
@@ -98,10 +100,26 @@ class Enricher:
         self.max_chars = max_chars
         self.gazetteer: Gazetteer = self.nlp.get_pipe("brink_gazetteer")  # type: ignore[assignment]
         self._prefilter_index()
+        self._second_pass()
         meta = self.nlp.meta
         self.model = ModelInfo(name=f"{meta['lang']}_{meta['name']}", version=meta["version"])
         lex = lexicon.lexicon()
         self._titles = frozenset(lex["DEMONYM_PERSON_TITLES"])
+
+    def _second_pass(self) -> None:
+        """The components that run in Python after the parser: the attribute ruler and the
+        lemmatizer replaced by cached equivalents (same annotations), then Brink's own."""
+        cached: dict[str, Any] = {
+            "attribute_ruler": CachedAttributeRuler,
+            "lemmatizer": CachedLemmatizer,
+        }
+        names = self.nlp.pipe_names
+        tail = names.index("parser") + 1 if "parser" in names else len(names)
+        self._after_parser = [n for n in names[tail:] if n != "ner"]
+        self._tail = [
+            cached[n](self.nlp.get_pipe(n)) if n in cached else self.nlp.get_pipe(n)
+            for n in self._after_parser
+        ]
 
     # ------------------------------------------------------------------ first pass
     def _prefilter_index(self) -> None:
@@ -265,9 +283,17 @@ class Enricher:
         # NER is as costly as tagger and parser together: it runs afterwards, and only on the
         # sentences whose actor or target the gazetteer could not name.
         ner = self.nlp.get_pipe("ner") if "ner" in self.nlp.pipe_names else None
-        docs = self.nlp.pipe(jobs, as_tuples=True, batch_size=self.batch_size, disable=["ner"])
-        for parsed, (n, offset) in docs:
-            sdoc = ner(parsed) if ner is not None and self._unresolved(parsed, todo[n]) else parsed
+        docs = self.nlp.pipe(
+            jobs,
+            as_tuples=True,
+            batch_size=self.batch_size,
+            disable=["ner", *self._after_parser],
+        )
+        for sdoc, (n, offset) in docs:
+            for step in self._tail:
+                step(sdoc)  # each sets annotations in place
+            if ner is not None and self._unresolved(sdoc, todo[n]):
+                ner(sdoc)
             self._collect(todo[n], sdoc, offset)
         for w in todo:
             w.signals.sort(key=lambda s: (s.start, s.end, s.kind))
