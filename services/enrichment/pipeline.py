@@ -29,7 +29,7 @@ from typing import Any, Literal
 import numpy as np
 from spacy.attrs import IS_PUNCT, IS_SPACE, LOWER
 from spacy.language import Language
-from spacy.matcher import PhraseMatcher
+from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc, Span, Token
 from spacy.util import filter_spans
 
@@ -40,6 +40,7 @@ from services.enrichment.components import (
     Gazetteer,
     Place,
     add_brink_components,
+    lemma_exceptions,
 )
 from shared.schemas import (
     Article,
@@ -127,6 +128,8 @@ class Enricher:
         strings = self.nlp.vocab.strings
         self._needs: list[tuple[int, str]] = []  # pattern -> (number of required words, context)
         self._form_index: dict[int, list[tuple[int, int]]] = {}  # LOWER hash -> (pattern, word)
+        self._shapes: dict[int, Matcher] = {}  # pattern -> its token pattern over surface forms
+        more = lemma_exceptions(self.nlp)
         for name in ("signals.jsonl", "dependency.jsonl"):
             for rec in lexicon.load_jsonl(name):
                 groups = lexicon.required_forms(rec["pattern"])
@@ -135,6 +138,9 @@ class Enricher:
                 for g, forms in enumerate(groups):
                     for form in forms:
                         self._form_index.setdefault(strings.add(form), []).append((n, g))
+                if name == "signals.jsonl":
+                    self._shapes[n] = Matcher(self.nlp.vocab)
+                    self._shapes[n].add(rec["id"], [surface_pattern(rec["pattern"], more)])
         lex = lexicon.lexicon()
         mil = {
             f for w in lex["MIL_CONTEXT"] + lex["MILNOUN_STRICT"] for f in lexicon.inflections(w)
@@ -192,18 +198,24 @@ class Enricher:
             for form in words:
                 for n, g in index.get(form, ()):
                     seen.setdefault(n, set()).add(g)
-            complete = {self._needs[n][1] for n, gs in seen.items() if len(gs) == self._needs[n][0]}
+            complete = [n for n, gs in seen.items() if len(gs) == self._needs[n][0]]
             if not complete:
                 continue
             mil = not self._ctx_mil.isdisjoint(words)
-            if (
-                "" in complete
-                or ("MIL" in complete and mil)
-                or ("DIPLO" in complete and not self._ctx_diplo.isdisjoint(words))
-                or ("CONFLICT" in complete and not self._ctx_conflict.isdisjoint(words))
-                or ("STATE" in complete and (mil or any(start <= i < end for i in place_starts)))
+            context = {
+                "": True,
+                "MIL": mil,
+                "DIPLO": not self._ctx_diplo.isdisjoint(words),
+                "CONFLICT": not self._ctx_conflict.isdisjoint(words),
+                "STATE": mil or any(start <= i < end for i in place_starts),
+            }
+            sent = doc[start:end]
+            if any(
+                context.get(self._needs[n][1], True)
+                and (n not in self._shapes or self._shapes[n](sent))
+                for n in complete
             ):
-                yield doc[start:end]
+                yield sent
 
     def people(self, doc: Doc, places: Sequence[Place]) -> dict[str, lexicon.GazetteerEntry]:
         """Names introduced as "<Country>'s Foreign Minister <Name>" or "NATO
@@ -478,6 +490,27 @@ class Enricher:
                     name=entry.name, code=entry.code, type=_ptype(entry.type), mention=quote(tok)
                 )
         return None
+
+
+def surface_pattern(
+    pattern: list[dict[str, Any]], more: dict[str, set[str]]
+) -> list[dict[str, Any]]:
+    """A token pattern that a tokenized (untagged) sentence must match for ``pattern`` to
+    match it once parsed: lemmas become their surface forms, word order, gaps and
+    punctuation stay, and what needs the models (POS, DEP, NOT_IN lemmas) is dropped. It
+    matches everything the original can, so testing it first loses nothing."""
+    out: list[dict[str, Any]] = []
+    for tok in pattern:
+        loose: dict[str, Any] = {k: v for k, v in tok.items() if k in ("OP", "IS_PUNCT")}
+        lemma, lower = tok.get("LEMMA"), tok.get("LOWER")
+        lemmas = [lemma] if isinstance(lemma, str) else (lemma or {}).get("IN")
+        if lemmas:
+            forms = {f for w in lemmas for f in {*lexicon.inflections(w), *more.get(w, ())}}
+            loose["LOWER"] = {"IN": sorted(forms)}
+        elif isinstance(lower, str) or (isinstance(lower, dict) and set(lower) <= {"IN", "NOT_IN"}):
+            loose["LOWER"] = lower
+        out.append(loose)
+    return out
 
 
 def _ptype(value: str) -> Any:
