@@ -150,7 +150,6 @@ class Enricher:
         self._ctx_conflict = frozenset(strings.add(f) for f in conflict) | self._ctx_mil
         diplo = {f for w in lex["DIPLO"] for f in lexicon.inflections(w)}
         self._ctx_diplo = frozenset(strings.add(f) for f in diplo | {"diplomatic"})
-        self._form_ids = np.array(sorted(self._form_index), dtype=np.uint64)
         self._stop_set = frozenset(strings.add(p) for p in (".", "!", "?"))
         self._stop_ids = np.array(sorted(self._stop_set), dtype=np.uint64)
         self._newline_ids = np.array([strings.add("\n"), strings.add("\n\n")], dtype=np.uint64)
@@ -181,19 +180,17 @@ class Enricher:
     def candidate_sentences(self, doc: Doc, places: Sequence[Place]) -> Iterator[Span]:
         """Sentences of a tokenized (not parsed) doc that contain every required word of at
         least one pattern (and, for ambiguous words, the context they need)."""
+        lowers = doc.to_array(LOWER).tolist()
+        index = self._form_index
+        hits = [i for i, form in enumerate(lowers) if form in index]
+        if not hits:
+            return
         bounds = self.sentence_bounds(doc)
-        if not bounds:
-            return
-        lowers = doc.to_array(LOWER)
-        hits = np.flatnonzero(np.isin(lowers, self._form_ids))
-        if not len(hits):
-            return
         first = np.array([b[0] for b in bounds])
         place_starts = [p.start for p in places]
-        index = self._form_index
         for k in sorted(set(np.searchsorted(first, hits, side="right").tolist())):
             start, end = bounds[k - 1]
-            words = set(lowers[start:end].tolist())
+            words = set(lowers[start:end])
             seen: dict[int, set[int]] = {}
             for form in words:
                 for n, g in index.get(form, ()):
