@@ -289,20 +289,26 @@ class Enricher:
                 sdoc = self._sentence_doc(sent, w.places)
                 if sdoc is not None:
                     jobs.append((sdoc, (n, sent[0].idx)))
-        # NER is as costly as tagger and parser together: it runs afterwards, and only on the
-        # sentences whose actor or target the gazetteer could not name.
-        ner = self.nlp.get_pipe("ner") if "ner" in self.nlp.pipe_names else None
         docs = self.nlp.pipe(
             jobs,
             as_tuples=True,
             batch_size=self.batch_size,
             disable=["ner", *self._after_parser],
         )
+        parsed = []
         for sdoc, (n, offset) in docs:
             for step in self._tail:
                 step(sdoc)  # each sets annotations in place
-            if ner is not None and self._unresolved(sdoc, todo[n]):
-                ner(sdoc)
+            parsed.append((sdoc, n, offset))
+        # NER is as costly as tagger and parser together: it runs afterwards, only on the
+        # sentences whose actor or target the gazetteer could not name, in one batch (one
+        # call per sentence costs several times more).
+        if "ner" in self.nlp.pipe_names:
+            unnamed = [d for d, n, _ in parsed if self._unresolved(d, todo[n])]
+            ner: Any = self.nlp.get_pipe("ner")
+            for _ in ner.pipe(unnamed, batch_size=self.batch_size):
+                pass  # sets doc.ents in place
+        for sdoc, n, offset in parsed:
             self._collect(todo[n], sdoc, offset)
         for w in todo:
             w.signals.sort(key=lambda s: (s.start, s.end, s.kind))
