@@ -7,12 +7,21 @@ run Faust; it imports faust.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from pathlib import Path
 from typing import Any
 
 import faust
 
 from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Faust's fetcher long-polls the consumer with ``getmany(timeout=1.0)``
+# (faust/transport/consumer.py, Consumer._drain_messages): after the flow is stopped, a poll
+# already under way has returned within this long.
+FETCH_SETTLE_SECONDS = 1.5
 
 
 def make_app(settings: Settings, app_id: str, **extra: Any) -> faust.App:
@@ -46,4 +55,57 @@ def make_app(settings: Settings, app_id: str, **extra: Any) -> faust.App:
     )
     conf.update(settings.faust_broker())
     conf.update(extra)
-    return faust.App(**conf)
+    app = faust.App(**conf)
+    app.on_rebalance_complete.connect(rewind_uncommitted_partitions)  # type: ignore[arg-type]
+    return app
+
+
+async def rewind_uncommitted_partitions(sender: faust.App, **_: Any) -> None:
+    """After a rebalance's table recovery, re-read stream partitions the group never committed.
+
+    Work-around for faust-streaming 0.15.3 / aiokafka 0.14.0 leaving records that arrive during
+    a takeover unread until a restart (docs/alerting.md, "State, partitions, restarts"). While
+    a worker with tables recovers them, its fetcher polls with Faust's live set of active
+    partitions; when that set is empty (everything paused), aiokafka's
+    ``Fetcher.fetched_records`` returns the records of *every* partition, and Faust's
+    ``Consumer.getmany`` drops those of the paused stream partitions — the position has moved
+    past them all the same. Faust then seeks the stream partitions back to their committed
+    offsets, but aiokafka's ``seek_to_committed`` only seeks when the committed offset is
+    above 0: a partition the group has never committed (one that had no records before the
+    takeover) stays past the dropped records.
+
+    Faust sends ``on_rebalance_complete`` just before it resumes the stream partitions, seeks
+    and turns the flow back on (``Recovery.on_recovery_completed``). Here the flow is stopped,
+    a poll already under way is let finish, and every assigned stream partition without a
+    committed offset is sought to its earliest offset (what ``auto_offset_reset="earliest"``
+    means for it); Faust's own seek and flow resume follow. Apps without tables, whose flow
+    stays stopped through the rebalance (``Recovery._resume_streams``), are left alone.
+    """
+    app = sender
+    if not app.tables or app.conf.consumer_auto_offset_reset != "earliest":
+        return
+    consumer: Any = app.consumer
+    generation = app.consumer_generation_id
+    consumer.stop_flow()  # no new poll until Faust's resume_flow() after its own seek
+    await asyncio.sleep(FETCH_SETTLE_SECONDS)
+    if app.consumer_generation_id != generation:
+        return  # another rebalance started; its recovery comes back here
+    changelogs = set(app.tables.changelog_topics)
+    try:
+        committed = await consumer.seek_to_committed()
+        never = [
+            tp
+            for tp in consumer.assignment()
+            if tp.topic not in changelogs and not committed.get(tp)
+        ]
+        if not never:
+            return
+        earliest = await consumer.earliest_offsets(*never)
+        await consumer.seek_wait({tp: earliest[tp] for tp in never if tp in earliest})
+    except Exception:  # never let the work-around break a rebalance: Faust carries on
+        log.exception("could not rewind uncommitted partitions after a rebalance")
+        return
+    log.info(
+        "rewound %d never-committed partition(s) to their earliest offset after a rebalance",
+        len(never),
+    )

@@ -15,7 +15,9 @@ Routed contributions are attached to the event being processed, and Faust commit
 only after what was sent for it is acknowledged. An alert is sent at once and awaited, and only
 then does the group's state record it: a crash in between re-raises the same alert (same id) on
 redelivery rather than losing it. A restart, or another worker taking over a partition,
-rebuilds the table from its changelog first, so nothing is forgotten or re-alerted.
+rebuilds the table from its changelog first, so nothing is forgotten or re-alerted. Records
+that arrive during such a takeover are read thanks to `shared.faust_app`'s
+``rewind_uncommitted_partitions`` (a work-around for a Faust/aiokafka race, see its docstring).
 """
 
 from __future__ import annotations
