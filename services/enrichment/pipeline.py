@@ -6,13 +6,15 @@ Two passes, so the expensive models see little text:
 1. cheap, on every article: the tokenizer, sentence boundaries from punctuation and line
    breaks, the gazetteer (a PhraseMatcher), and a test over the token arrays: a sentence is a
    candidate only if it holds a surface form of every required word of some pattern (and, for
-   ambiguous words such as "attack", a word of the context they need). Other sentences cannot
-   match any pattern, so dropping them loses nothing.
-2. the trained pipeline (tagger, parser, lemmatizer) plus Brink's components, via
-   ``nlp.pipe`` in batches, only on the candidate sentences, as Docs built from the first
-   pass's tokens (capitals headlines lower-cased for the tagger). NER runs afterwards only on
-   sentences whose actor or target is a proper name the gazetteer does not know. Character
-   offsets are mapped back to the article text, which is ``title + "\\n\\n" + body``.
+   ambiguous words such as "attack", a word of the context they need), and matches that
+   pattern's word order and gaps over surface forms (`surface_pattern`). Other sentences
+   cannot match any pattern, so dropping them loses nothing.
+2. the trained pipeline (tagger, parser, then the attribute ruler and lemmatizer as cached
+   equivalents) plus Brink's components, via ``nlp.pipe`` in batches, only on the candidate
+   sentences, as Docs built from the first pass's tokens (capitals headlines lower-cased for
+   the tagger). NER runs afterwards, in one batch, only on sentences whose actor or target
+   is a proper name the gazetteer does not know. Character offsets are mapped back to the
+   article text, which is ``title + "\\n\\n" + body``.
 
 ``mode="full"`` runs the whole pipeline on every article instead (the naive baseline, kept to
 check that the cheap pass loses nothing).
