@@ -14,6 +14,7 @@ from typing import Any
 
 import faust
 
+from shared import deadletter
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -109,3 +110,25 @@ async def rewind_uncommitted_partitions(sender: faust.App, **_: Any) -> None:
         "rewound %d never-committed partition(s) to their earliest offset after a rebalance",
         len(never),
     )
+
+
+async def send_dead_letter(topic: Any, event: Any, *, stage: str, reason: str, detail: str) -> Any:
+    """Send ``event``'s record unchanged (key, value, headers) to the dead-letter ``topic``.
+
+    Adds the ``brink.dlq.*`` headers, logs topic/partition/offset, and returns the send's
+    future so the caller can wait for the broker's acknowledgement before committing.
+    """
+    msg = event.message
+    log.warning(
+        "dead letter from %s[%d]@%d: %s: %s", msg.topic, msg.partition, msg.offset, reason, detail
+    )
+    headers = deadletter.headers(
+        stage=stage,
+        reason=reason,
+        detail=detail,
+        topic=msg.topic,
+        partition=msg.partition,
+        offset=msg.offset,
+        original=[(k, bytes(v)) for k, v in (msg.headers or [])],
+    )
+    return await topic.send(key=msg.key, value=msg.value, headers=headers)

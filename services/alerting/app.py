@@ -37,9 +37,9 @@ from services.alerting.delivery import HttpReceiver
 from services.alerting.engine import Engine
 from services.alerting.rules import Contribution, RuleSet, Silence
 from services.alerting.silences import SilenceBook
-from shared import codec, deadletter
+from shared import codec
 from shared.codec import DecodeError
-from shared.faust_app import make_app
+from shared.faust_app import make_app, send_dead_letter
 from shared.schemas import EnrichedArticle, utcnow
 from shared.settings import Settings
 
@@ -121,25 +121,9 @@ class AlertingService:
         return [*self.rules.silences, *live]
 
     async def _dead_letter(self, event: Any, reason: str, detail: str) -> None:
-        msg = event.message
-        log.warning(
-            "dead letter from %s[%d]@%d: %s: %s",
-            msg.topic,
-            msg.partition,
-            msg.offset,
-            reason,
-            detail,
+        await send_dead_letter(
+            self.deadletter, event, stage="alerting", reason=reason, detail=detail
         )
-        headers = deadletter.headers(
-            stage="alerting",
-            reason=reason,
-            detail=detail,
-            topic=msg.topic,
-            partition=msg.partition,
-            offset=msg.offset,
-            original=[(k, bytes(v)) for k, v in (msg.headers or [])],
-        )
-        await self.deadletter.send(key=msg.key, value=msg.value, headers=headers)
         metrics.DEAD_LETTERED.labels(reason=reason).inc()
 
     async def _route(self, stream: Any) -> None:

@@ -25,9 +25,9 @@ import faust
 
 from services.enrichment import metrics
 from services.enrichment.pipeline import Enricher
-from shared import codec, deadletter
+from shared import codec
 from shared.codec import DecodeError
-from shared.faust_app import make_app
+from shared.faust_app import make_app, send_dead_letter
 from shared.schemas import Article, EnrichedArticle
 from shared.settings import Settings
 
@@ -124,26 +124,10 @@ class EnrichmentService:
         metrics.PROCESSING.observe(time.perf_counter() - started)
 
     async def _dead_letter(self, event: Any, reason: str, detail: str) -> Any:
-        msg = event.message
-        log.warning(
-            "dead letter from %s[%d]@%d: %s: %s",
-            msg.topic,
-            msg.partition,
-            msg.offset,
-            reason,
-            detail,
-        )
-        headers = deadletter.headers(
-            stage="enrichment",
-            reason=reason,
-            detail=detail,
-            topic=msg.topic,
-            partition=msg.partition,
-            offset=msg.offset,
-            original=[(k, bytes(v)) for k, v in (msg.headers or [])],
-        )
         metrics.DEAD_LETTERED.labels(reason=reason).inc()
-        return await self.deadletter.send(key=msg.key, value=msg.value, headers=headers)
+        return await send_dead_letter(
+            self.deadletter, event, stage="enrichment", reason=reason, detail=detail
+        )
 
 
 def worker(service: EnrichmentService, loglevel: str) -> faust.Worker:
