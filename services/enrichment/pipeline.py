@@ -59,6 +59,8 @@ log = logging.getLogger(__name__)
 
 Status = Literal["ok", "skipped_language", "empty"]
 ENTITY_LABELS = frozenset({"PERSON", "ORG", "GPE", "NORP", "LOC", "FAC"})
+# Places that are not polities (seas, regions, buildings) are entities but never an actor or target.
+PARTY_LABELS = ENTITY_LABELS - {"LOC", "FAC"}
 _WORD = re.compile(r"\w")
 
 
@@ -475,7 +477,7 @@ class Enricher:
                     mention=quote(doc[p.start : p.end]),
                 )
             for ent in doc.ents:
-                if not (lo <= ent.start < hi) or ent.label_ not in ENTITY_LABELS:
+                if not (lo <= ent.start < hi) or ent.label_ not in PARTY_LABELS:
                     continue
                 entry = w.people.get(ent.text) or w.people.get(ent[-1].text)
                 if entry is not None:
