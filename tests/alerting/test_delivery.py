@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 from services.alerting.delivery import HttpReceiver, alertmanager_payload, webhook_payload
 from services.alerting.rules import load_rules
 from shared.schemas import Alert
 from tests.alerting.factories import enriched
+from tests.alerting.webhook import WebhookServer
 from tests.conftest import free_port, wait_for
 
 
@@ -19,39 +17,8 @@ def alert() -> Alert:
     return load_rules().evaluate_article(enriched("a1"))[0]
 
 
-class FlakyServer:
-    """Answers 503 to the first `fail` requests, then 200; records bodies."""
-
-    def __init__(self, fail: int) -> None:
-        self.calls = 0
-        self.bodies: list[Any] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                outer.calls += 1
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                if outer.calls <= fail:
-                    self.send_response(503)
-                else:
-                    outer.bodies.append(json.loads(body))
-                    self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def test_webhook_retries_until_it_gets_through() -> None:
-    server = FlakyServer(fail=2)
+    server = WebhookServer(fail=2)
     failures: list[int] = []
     r = HttpReceiver(
         "webhook", server.url, webhook_payload, lambda: failures.append(1), backoff=0.01

@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import threading
 import urllib.request
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ from shared.schemas import Alert, Modality, SignalKind
 from shared.settings import Settings
 from tests.alerting.factories import T0, enriched, signal
 from tests.alerting.kafka_helpers import AlertReader, produce
+from tests.alerting.webhook import WebhookServer
 from tests.conftest import free_port, wait_for
 
 pytestmark = pytest.mark.kafka
@@ -61,32 +60,6 @@ def reader(settings: Settings, group_id: str) -> Iterator[AlertReader]:
     r = AlertReader(settings, group_id)
     yield r
     r.close()
-
-
-class Collector:
-    """A webhook endpoint that records JSON bodies."""
-
-    def __init__(self) -> None:
-        self.bodies: list[Any] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                n = int(self.headers.get("Content-Length", 0))
-                outer.bodies.append(json.loads(self.rfile.read(n)))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -176,7 +149,7 @@ def test_seed_like_articles_yield_the_expected_alerts_on_every_receiver_and_repl
     start_service: Any,
     alertmanager: str,
 ) -> None:
-    hook = Collector()
+    hook = WebhookServer()
     try:
         svc = start_service(
             "alerting",
