@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from shared.kafka_admin import ensure_topics
 from shared.settings import Settings
@@ -82,6 +83,16 @@ def tmp_state(tmp_path: Path) -> Path:
     d = tmp_path / "state"
     d.mkdir()
     return d
+
+
+def metric_value(text: str, name: str, **labels: str) -> float:
+    """One sample's value in Prometheus text exposition, read with prometheus_client's own
+    parser (0 when the sample is absent): ``metric_value(text, "x_total", reason="empty")``."""
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return float(sample.value)
+    return 0.0
 
 
 def free_port() -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import urllib.request
 import uuid
@@ -20,7 +19,7 @@ from shared.settings import Settings
 from tests.alerting.factories import T0, enriched, signal
 from tests.alerting.kafka_helpers import AlertReader, produce
 from tests.alerting.webhook import WebhookServer
-from tests.conftest import free_port, wait_for
+from tests.conftest import free_port, metric_value, wait_for
 
 pytestmark = pytest.mark.kafka
 H = timedelta(hours=1)
@@ -42,17 +41,6 @@ rules:
     min_sources: 3
     repeat_interval: 6h
 """
-
-
-def metric(text: str, name: str, **labels: str) -> float:
-    """The value of one sample in Prometheus text exposition (0 when absent)."""
-    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    pattern = re.escape(name) + (r"\{" + re.escape(want) + r"\}" if want else "") + r" (\S+)$"
-    for line in text.splitlines():
-        m = re.match(pattern, line)
-        if m:
-            return float(m.group(1))
-    return 0.0
 
 
 @pytest.fixture
@@ -183,16 +171,18 @@ def test_seed_like_articles_yield_the_expected_alerts_on_every_receiver_and_repl
         # the broken record went to the dead-letter topic, counted by reason
         wait_for(
             lambda: (
-                metric(svc.metrics(), "brink_alerting_dead_lettered_total", reason="malformed_json")
+                metric_value(
+                    svc.metrics(), "brink_alerting_dead_lettered_total", reason="malformed_json"
+                )
                 == 1
             ),
             message="dead letter counted",
         )
         wait_for(
-            lambda: metric(svc.metrics(), "brink_alerting_articles_total") == 5,
+            lambda: metric_value(svc.metrics(), "brink_alerting_articles_total") == 5,
             message="5 articles evaluated",
         )
-        assert metric(svc.metrics(), "brink_alerting_end_to_end_latency_seconds_count") == 3
+        assert metric_value(svc.metrics(), "brink_alerting_end_to_end_latency_seconds_count") == 3
         dlq = KafkaConsumer(
             settings.topics.deadletter,
             group_id=f"dlq-{uuid.uuid4().hex[:8]}",
@@ -253,12 +243,13 @@ def test_three_sources_of_one_story_give_one_windowed_alert_not_three(
     )
     # 3 routed articles + 9 contributions (3 articles x 3 rules) evaluated
     wait_for(
-        lambda: metric(svc.metrics(), "brink_alerting_rule_evaluation_seconds_count") >= 12,
+        lambda: metric_value(svc.metrics(), "brink_alerting_rule_evaluation_seconds_count") >= 12,
         message="every contribution evaluated",
     )
     text = svc.metrics()
     assert (
-        metric(text, "brink_alerting_alerts_total", rule="three-stories", severity="warning") == 0
+        metric_value(text, "brink_alerting_alerts_total", rule="three-stories", severity="warning")
+        == 0
     )
     wait_for(lambda: len(reader.poll()) >= 2, message="alerts")
     alerts = {a.rule: a for a in reader.poll()}
@@ -267,7 +258,7 @@ def test_three_sources_of_one_story_give_one_windowed_alert_not_three(
     assert windowed.count == 1
     assert [(a.id, a.duplicates) for a in windowed.articles] == [("wire-a", 2)]
     assert windowed.summary.endswith("reported by 3 sources in 6h (1 story)")
-    assert metric(text, "brink_alerting_suppressed_total", reason="duplicate") == 2
+    assert metric_value(text, "brink_alerting_suppressed_total", reason="duplicate") == 2
 
 
 def test_a_restart_between_two_articles_of_a_group_does_not_re_alert(
@@ -285,17 +276,20 @@ def test_a_restart_between_two_articles_of_a_group_does_not_re_alert(
     produce(settings, [enriched("s2", at=T0 + H), enriched("s3", at=T0 + 2 * H), enriched("s1")])
     # 3 routed articles; s2, s3 and s1 again (a redelivery): 2 contributions each
     wait_for(
-        lambda: metric(second.metrics(), "brink_alerting_rule_evaluation_seconds_count") >= 9,
+        lambda: metric_value(second.metrics(), "brink_alerting_rule_evaluation_seconds_count") >= 9,
         message="every contribution evaluated",
     )
     text = second.metrics()
-    assert metric(text, "brink_alerting_suppressed_total", reason="throttled") == 2
-    assert metric(text, "brink_alerting_suppressed_total", reason="duplicate") == 2
+    assert metric_value(text, "brink_alerting_suppressed_total", reason="throttled") == 2
+    assert metric_value(text, "brink_alerting_suppressed_total", reason="duplicate") == 2
     wait_for(lambda: len(reader.poll()) >= 2, message="window alert")
     alerts: list[Alert] = reader.poll()
     # the window remembered s1 from before the restart; per-article did not fire again
     assert [(a.rule, a.count) for a in alerts] == [("per-article", 1), ("three-stories", 3)]
-    assert metric(text, "brink_alerting_alerts_total", rule="per-article", severity="warning") == 0
+    assert (
+        metric_value(text, "brink_alerting_alerts_total", rule="per-article", severity="warning")
+        == 0
+    )
 
 
 def test_a_malformed_rules_file_is_refused_at_start_naming_the_line(
@@ -327,10 +321,12 @@ def test_a_second_worker_taking_over_the_partitions_forgets_nothing(
 
     produce(settings, [enriched("s2", at=T0 + H), enriched("s3", at=T0 + 2 * H)])
     wait_for(
-        lambda: metric(second.metrics(), "brink_alerting_rule_evaluation_seconds_count") >= 6,
+        lambda: metric_value(second.metrics(), "brink_alerting_rule_evaluation_seconds_count") >= 6,
         timeout=60,
         message="the second worker evaluated s2 and s3",
     )
-    assert metric(second.metrics(), "brink_alerting_suppressed_total", reason="throttled") == 2
+    assert (
+        metric_value(second.metrics(), "brink_alerting_suppressed_total", reason="throttled") == 2
+    )
     wait_for(lambda: len(reader.poll()) >= 2, message="window alert")
     assert [(a.rule, a.count) for a in reader.poll()] == [("per-article", 1), ("three-stories", 3)]

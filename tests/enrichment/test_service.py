@@ -11,7 +11,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from shared import codec, deadletter
 from shared.schemas import Duplicate, DuplicateKind, EnrichedArticle
 from shared.settings import Settings
-from tests.conftest import wait_for
+from tests.conftest import metric_value, wait_for
 from tests.enrichment.conftest import make_article, seed_article
 
 pytestmark = pytest.mark.kafka
@@ -34,13 +34,6 @@ def read(settings: Settings, topic: str, n: int, timeout: float = 90) -> list[An
     finally:
         consumer.close()
     return got
-
-
-def metric(text: str, name: str) -> float:
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
 
 
 def test_service_enriches_articles_and_dead_letters_bad_records(
@@ -88,14 +81,14 @@ def test_service_enriches_articles_and_dead_letters_bad_records(
 
     def counted() -> bool:
         text = svc.metrics()
-        return metric(text, 'brink_enrichment_articles_total{status="ok"}') >= 3
+        return metric_value(text, "brink_enrichment_articles_total", status="ok") >= 3
 
     wait_for(counted, timeout=30, message="articles counted in /metrics")
     text = svc.metrics()
-    assert metric(text, 'brink_enrichment_articles_total{status="empty"}') == 1
-    assert metric(text, 'brink_enrichment_articles_total{status="skipped_language"}') == 1
-    assert metric(text, 'brink_enrichment_dead_lettered_total{reason="malformed_json"}') == 1
-    assert metric(text, 'brink_enrichment_signals_total{kind="sanctions"}') >= 2
-    assert metric(text, "brink_enrichment_negated_signals_total") >= 1
-    assert metric(text, "brink_enrichment_batch_size_count") >= 1
-    assert metric(text, "brink_enrichment_processing_seconds_count") >= 1
+    assert metric_value(text, "brink_enrichment_articles_total", status="empty") == 1
+    assert metric_value(text, "brink_enrichment_articles_total", status="skipped_language") == 1
+    assert metric_value(text, "brink_enrichment_dead_lettered_total", reason="malformed_json") == 1
+    assert metric_value(text, "brink_enrichment_signals_total", kind="sanctions") >= 2
+    assert metric_value(text, "brink_enrichment_negated_signals_total") >= 1
+    assert metric_value(text, "brink_enrichment_batch_size_count") >= 1
+    assert metric_value(text, "brink_enrichment_processing_seconds_count") >= 1

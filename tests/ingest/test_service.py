@@ -15,7 +15,7 @@ from shared import deadletter
 from shared.codec import decode
 from shared.schemas import Article, DuplicateKind
 from shared.settings import Settings
-from tests.conftest import ROOT, SEEDS, settings_env, wait_for
+from tests.conftest import ROOT, SEEDS, metric_value, settings_env, wait_for
 
 pytestmark = pytest.mark.kafka
 
@@ -59,13 +59,6 @@ def articles(settings: Settings, n: int) -> list[Article]:
         return [decode(r.value, Article) for r in reader.until(n)]
     finally:
         reader.close()
-
-
-def metric(svc: Any, line_start: str) -> float:
-    for line in svc.metrics().splitlines():
-        if line.startswith(line_start + " "):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
 
 
 BAD = {
@@ -113,9 +106,14 @@ def test_bad_input_is_dead_lettered_unchanged_and_good_input_flows(
     (article,) = articles(settings, 1)
     assert article.title == src["title"] and article.source == "Reuters"
     assert article.language == "en" and article.duplicate is None
-    wait_for(lambda: metric(svc, 'brink_ingest_dead_lettered_total{reason="invalid_fields"}') == 2)
-    assert metric(svc, 'brink_ingest_received_total{via="kafka"}') == len(bad) + 1
-    assert metric(svc, "brink_ingest_published_total") == 1
+    wait_for(
+        lambda: (
+            metric_value(svc.metrics(), "brink_ingest_dead_lettered_total", reason="invalid_fields")
+            == 2
+        )
+    )
+    assert metric_value(svc.metrics(), "brink_ingest_received_total", via="kafka") == len(bad) + 1
+    assert metric_value(svc.metrics(), "brink_ingest_published_total") == 1
     # Every record was committed after its output was acked: the lag gauge comes down to 0.
     raw = settings.topics.raw
 
@@ -145,7 +143,7 @@ def test_dedup_state_survives_a_restart(
     copy = next(a for a in got if a.id != original.id)
     assert copy.duplicate is not None
     assert (copy.duplicate.of, copy.duplicate.kind) == (original.id, DuplicateKind.NEAR)
-    assert metric(again, 'brink_ingest_duplicates_total{kind="near"}') == 1
+    assert metric_value(again.metrics(), "brink_ingest_duplicates_total", kind="near") == 1
 
 
 def request(port: int, body: bytes, ctype: str) -> tuple[int, dict[str, Any]]:
@@ -172,7 +170,7 @@ def test_http_endpoint(settings: Settings, start_service: Any) -> None:
     assert [e["reason"] for e in answer["errors"]] == ["unknown_fields"]
     (article,) = articles(settings, 1)
     assert article.id == answer["accepted"][0]["id"] and article.title == story["title"]
-    wait_for(lambda: metric(svc, 'brink_ingest_received_total{via="http"}') == 1)
+    wait_for(lambda: metric_value(svc.metrics(), "brink_ingest_received_total", via="http") == 1)
 
     assert request(port, b'{"text": "cut', "application/json")[0] == 400
     assert request(port, b'{"text": "   "}', "application/json")[0] == 422
