@@ -20,8 +20,7 @@ from shared.schemas import Alert, Modality, SignalKind
 from shared.settings import Settings
 from tests.alerting.factories import T0, enriched, signal
 from tests.alerting.kafka_helpers import produce
-from tests.alerting.test_service import metric
-from tests.conftest import ROOT, settings_env, wait_for
+from tests.conftest import ROOT, metric_value, settings_env, wait_for
 
 
 def sample_alerts() -> list[Alert]:
@@ -161,12 +160,14 @@ def test_brink_silence_silences_a_pair_in_the_service_and_can_be_listed_and_lift
     svc = start_service("alerting", settings)
     produce(settings, [enriched("a1"), enriched("a2", [signal(target="Poland")])])
     wait_for(
-        lambda: metric(svc.metrics(), "brink_alerting_suppressed_total", reason="silenced") >= 1,
+        lambda: (
+            metric_value(svc.metrics(), "brink_alerting_suppressed_total", reason="silenced") >= 1
+        ),
         message="silenced",
     )
     wait_for(
         lambda: (
-            metric(
+            metric_value(
                 svc.metrics(),
                 "brink_alerting_alerts_total",
                 rule="buildup-or-mobilization",
