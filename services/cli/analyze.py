@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -22,8 +21,10 @@ from typing import Any, TextIO
 import orjson
 
 from services.enrichment.scoring import contribution
+from services.ingest.normalise import normalise
 from shared import codec
-from shared.schemas import Article, EnrichedArticle
+from shared.codec import DecodeError
+from shared.schemas import Article, EnrichedArticle, RawArticle
 
 _YEAR = re.compile(r"\b(19|20)\d\d\b")
 
@@ -63,23 +64,28 @@ def parse_time(value: Any) -> datetime | None:
 
 
 def article_from_record(obj: dict[str, Any], received_at: datetime | None = None) -> Article:
-    """An Article from a corpus line, a RawArticle-like or an Article-like object."""
+    """An Article from a corpus line, a RawArticle-like or an Article-like object.
+
+    Everything but a ready Article goes through ingest's own `normalise` (same id, cleaning
+    and language decision as the live pipeline), so offline results equal live ones. The
+    record's own ``id`` is kept as ``external_id``, as ingest keeps a publisher's id.
+    Raises `DecodeError` for what ingest would dead-letter.
+    """
     if obj.get("schema") == "brink.article/1" or ("body" in obj and "content_hash" in obj):
         return codec.validate(obj, Article)
-    title = str(obj.get("title") or "")
-    body = str(obj.get("text") if obj.get("text") is not None else obj.get("body") or "")
-    digest = hashlib.sha256(f"{title}\n\n{body}".encode()).hexdigest()
-    return Article(
-        id=str(obj.get("id") or digest[:32]),
-        title=title,
-        body=body,
-        url=obj.get("url"),
-        source=obj.get("source"),
-        published_at=parse_time(obj.get("published_at") or obj.get("date")),
-        received_at=received_at or datetime.now(UTC),
-        language=str(obj.get("language") or "en"),
-        content_hash=digest,
+    title = obj.get("title")
+    body = obj.get("text") if obj.get("text") is not None else obj.get("body")
+    published = parse_time(obj.get("published_at") or obj.get("date"))
+    raw = RawArticle(
+        title=None if title is None else str(title),
+        text="" if body is None else str(body),
+        url=obj.get("url") if isinstance(obj.get("url"), str) else None,
+        source=obj.get("source") if isinstance(obj.get("source"), str) else None,
+        published_at=published.isoformat() if published else None,
+        language=obj.get("language") if isinstance(obj.get("language"), str) else None,
+        id=None if obj.get("id") is None else str(obj["id"]),
     )
+    return normalise(raw, received_at or datetime.now(UTC))
 
 
 def read_articles(stream: TextIO, limit: int | None = None) -> Iterator[Article]:
@@ -99,8 +105,12 @@ def read_articles(stream: TextIO, limit: int | None = None) -> Iterator[Article]
     for n, obj in enumerate(records):
         if limit is not None and n >= limit:
             return
-        if isinstance(obj, dict):
+        if not isinstance(obj, dict):
+            continue
+        try:
             yield article_from_record(obj)
+        except DecodeError as exc:  # what ingest would dead-letter: say so, carry on
+            print(f"record {n}: {exc.reason}: {exc.detail}", file=sys.stderr)
 
 
 def result_line(enriched: EnrichedArticle, alerts: Sequence[Any]) -> dict[str, Any]:
@@ -127,6 +137,7 @@ def result_line(enriched: EnrichedArticle, alerts: Sequence[Any]) -> dict[str, A
     ]
     return {
         "id": enriched.article.id,
+        "external_id": enriched.article.external_id,
         "title": enriched.article.title,
         "status": enriched.status,
         "escalation": enriched.escalation,

@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from spacy.attrs import DEP, IS_SPACE, LEMMA, LOWER, MORPH, ORTH, POS, TAG
@@ -26,35 +26,7 @@ from spacy.tokens._retokenize import set_token_attrs
 from spacy.util import filter_spans
 
 from services.enrichment import context, lexicon
-
-
-@dataclass(frozen=True, slots=True)
-class Place:
-    """A gazetteer match: tokens [start, end) name ``code``."""
-
-    start: int
-    end: int
-    code: str
-    name: str
-    type: str
-
-
-@dataclass(slots=True)
-class Hit:
-    """One pattern match in a Doc, with its context once ``brink_signal_context`` ran."""
-
-    kind: str
-    start: int
-    end: int
-    pattern: str
-    head: int
-    negated: bool = False
-    hedged: bool = False
-    demanded: bool = False
-    historical: bool = False
-    year: int | None = None
-    actors: list[int] = field(default_factory=list)
-    targets: list[int] = field(default_factory=list)
+from services.enrichment.hits import Hit, Place
 
 
 def register_extensions() -> None:
@@ -182,7 +154,11 @@ class _Patterns:
         more = lemma_exceptions(nlp)
         self.patterns: list[tuple[str, list[frozenset[int]], Any]] = []
         for rec in records:
-            matcher: Any = DependencyMatcher(nlp.vocab) if dependency else Matcher(nlp.vocab)
+            matcher: Any = (
+                DependencyMatcher(nlp.vocab, validate=True)
+                if dependency
+                else Matcher(nlp.vocab, validate=True)
+            )
             matcher.add(rec["id"], [rec["pattern"]])
             groups = [
                 frozenset(strings.add(f) for f in forms)

@@ -16,12 +16,10 @@ Plain functions over spaCy tokens; the spaCy component in ``components`` calls `
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
 
 from spacy.tokens import Doc, Span, Token
 
-if TYPE_CHECKING:
-    from services.enrichment.components import Hit
+from services.enrichment.hits import Hit
 
 # Dependency labels that begin a clause of their own: negation does not cross them.
 CLAUSE_TOPS = frozenset({"ROOT", "ccomp", "advcl", "relcl", "conj", "parataxis", "csubj"})

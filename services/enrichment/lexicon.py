@@ -81,11 +81,72 @@ def expand(obj: Any) -> Any:
     return obj
 
 
+class PatternError(ValueError):
+    """A pattern file that cannot be used; the message names the file and line."""
+
+
+CONTEXTS = frozenset({"MIL", "CONFLICT", "DIPLO", "STATE"})
+_DEP_KEYS = frozenset({"RIGHT_ID", "RIGHT_ATTRS", "LEFT_ID", "REL_OP"})
+
+
 @functools.cache
-def load_jsonl(name: str) -> tuple[dict[str, Any], ...]:
-    """Records of ``patterns/<name>``, with word lists expanded."""
-    lines = (PATTERNS_DIR / name).read_text(encoding="utf-8").splitlines()
-    return tuple(expand(json.loads(line)) for line in lines if line.strip())
+def load_jsonl(name: str, directory: Path = PATTERNS_DIR) -> tuple[dict[str, Any], ...]:
+    """Records of ``<directory>/<name>`` (default ``patterns/``), with word lists expanded, each
+    checked by `check_record` (a bad record raises `PatternError` naming the file and line)."""
+    path = directory / name
+    out = []
+    seen: set[str] = set()
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            rec = expand(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise PatternError(f"{where}: not JSON: {exc}") from None
+        except KeyError as exc:
+            raise PatternError(f"{where}: unknown word list ${exc.args[0]}") from None
+        check_record(rec, where, signal=name != "metaphor.jsonl")
+        if rec["id"] in seen:
+            raise PatternError(f"{where}: id {rec['id']!r} is used twice")
+        seen.add(rec["id"])
+        out.append(rec)
+    return tuple(out)
+
+
+def check_record(rec: Any, where: str, *, signal: bool) -> None:
+    """Raise `PatternError` unless ``rec`` is a usable pattern record: an ``id``, for signal
+    patterns a known ``kind`` and ``context``, and a token or dependency pattern that spaCy's
+    own pattern schema accepts (unknown token attributes, bad operators)."""
+    from spacy.schemas import validate_token_pattern
+
+    if not isinstance(rec, dict) or not isinstance(rec.get("id"), str):
+        raise PatternError(f"{where}: a record needs a string 'id'")
+    allowed = {"id", "pattern", "kind", "context", "_doc"} if signal else {"id", "pattern", "_doc"}
+    unknown = set(rec) - allowed
+    if unknown:
+        raise PatternError(f"{where}: unknown field(s) {sorted(unknown)}")
+    if signal and rec.get("kind") not in kinds():
+        raise PatternError(f"{where}: unknown kind {rec.get('kind')!r} (see kinds.json)")
+    if signal and rec.get("context") not in (None, *CONTEXTS):
+        raise PatternError(
+            f"{where}: unknown context {rec['context']!r}, one of {sorted(CONTEXTS)}"
+        )
+    pattern = rec.get("pattern")
+    if not isinstance(pattern, list) or not pattern:
+        raise PatternError(f"{where}: 'pattern' must be a non-empty list of token specs")
+    if all(isinstance(t, dict) and "RIGHT_ID" in t for t in pattern):
+        for t in pattern:
+            if set(t) - _DEP_KEYS:
+                raise PatternError(
+                    f"{where}: unknown dependency key(s) {sorted(set(t) - _DEP_KEYS)}"
+                )
+        tokens = [t.get("RIGHT_ATTRS", {}) for t in pattern]
+    else:
+        tokens = pattern
+    errors = validate_token_pattern(tokens)
+    if errors:
+        raise PatternError(f"{where}: {'; '.join(errors)}")
 
 
 @functools.cache

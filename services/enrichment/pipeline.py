@@ -40,10 +40,11 @@ from services.enrichment.components import (
     CachedAttributeRuler,
     CachedLemmatizer,
     Gazetteer,
-    Place,
     add_brink_components,
     lemma_exceptions,
 )
+from services.enrichment.hits import Place
+from shared.language import detect_language
 from shared.schemas import (
     Article,
     EnrichedArticle,
@@ -136,7 +137,7 @@ class Enricher:
         more = lemma_exceptions(self.nlp)
         for name in ("signals.jsonl", "dependency.jsonl"):
             for rec in lexicon.load_jsonl(name):
-                groups = lexicon.required_forms(rec["pattern"])
+                groups = lexicon.required_forms(rec["pattern"], more)
                 n = len(self._needs)
                 self._needs.append((len(groups), rec.get("context") or ""))
                 for g, forms in enumerate(groups):
@@ -269,13 +270,11 @@ class Enricher:
 
     def _prepare(self, article: Article) -> _Work:
         text = article_text(article)
-        if not _WORD.search(article.body):  # a headline alone is not an article
+        if not _WORD.search(text):  # a headline alone is analysed: feeds send those
             return _Work(article, text, "empty")
         language = (article.language or "und").lower()
-        if language == "und" and len(article.body) >= 200:
-            import py3langid
-
-            language = str(py3langid.classify(article.body[:2000])[0])
+        if language == "und":
+            language = detect_language(text)
         if language not in ("en", "und"):
             return _Work(article, text, "skipped_language")
         return _Work(article, text[: self.max_chars], "ok")

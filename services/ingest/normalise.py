@@ -19,7 +19,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from shared import codec
+from shared import codec, language
 from shared.codec import DecodeError
 from shared.schemas import Article, RawArticle
 
@@ -270,14 +270,8 @@ def words(text: str) -> list[str]:
 
 # --------------------------------------------------------------------------- language
 def detect_language(text: str) -> str:
-    """ISO 639-1 code by py3langid (model in the wheel); 'und' for too little text."""
-    sample = text[:1500]  # plenty for a reliable guess; langid's cost grows with length
-    if len(words(sample)) < 3:
-        return "und"
-    from py3langid.langid import classify
-
-    lang, _score = classify(sample)
-    return str(lang)
+    """ISO 639-1 code, or 'und' for too little text or an unsure guess (`shared.language`)."""
+    return language.detect_language(text)
 
 
 # --------------------------------------------------------------------------- article
@@ -285,8 +279,8 @@ def normalise(raw: RawArticle, received_at: datetime) -> Article:
     """A first-copy `Article` (no duplicate information yet) from a validated raw article."""
     title = clean_title(raw.title)
     body = clean_body(raw.content)
-    if not body:
-        raise DecodeError(EMPTY_BODY, "the body is empty after normalisation")
+    if not body and not _WORD.search(title):  # a headline alone is news (flashes, feeds)
+        raise DecodeError(EMPTY_BODY, "no words in the title or the body after normalisation")
     url = canonical_url(raw.url)
     digest = content_hash(title, body)
     given = (raw.language or "").strip().lower()

@@ -27,8 +27,18 @@ def test_analyze_prints_one_line_per_article(
     path.write_bytes(b"\n".join(orjson.dumps(corpus[i]) for i in ids) + b"\n")
     assert brink(["analyze", str(path)]) == 0
     lines = [orjson.loads(x) for x in capsys.readouterr().out.splitlines()]
-    assert [x["id"] for x in lines] == ids
-    by_id = {x["id"]: x for x in lines}
+    assert [x["external_id"] for x in lines] == ids
+    by_id = {x["external_id"]: x for x in lines}
+    # the same id, cleaning and language as ingest gives the same record
+    from services.cli.analyze import article_from_record
+    from services.ingest.normalise import normalise
+    from shared.schemas import RawArticle
+
+    live = normalise(
+        RawArticle(title=corpus[ids[0]]["title"], text=corpus[ids[0]]["text"], id=ids[0]),
+        article_from_record(corpus[ids[0]]).received_at,
+    )
+    assert by_id[ids[0]]["id"] == live.id
     assert by_id["reuters-245"]["escalation"] is True
     assert by_id["bbc-sport-101"]["escalation"] is False
     clash = by_id["reuters-245"]["signals"][0]
@@ -73,3 +83,18 @@ def test_enormous_article_is_analysed_up_to_the_limit(enricher: Enricher) -> Non
     assert result.status == "ok"
     assert len(big.body) > enricher.max_chars
     assert not result.signals  # the cue lies past the analysed prefix
+
+
+def test_analyze_says_skipped_language_for_non_english(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "fr.jsonl"
+    text = (
+        "La Russie a massé des dizaines de milliers de soldats à la frontière ukrainienne, "
+        "selon le ministère de la Défense, qui parle d'une menace pour toute la région."
+    )
+    path.write_bytes(orjson.dumps({"title": "Troupes à la frontière", "text": text}) + b"\n")
+    assert brink(["analyze", str(path)]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    out = orjson.loads(line)
+    assert out["status"] == "skipped_language" and out["signals"] == []

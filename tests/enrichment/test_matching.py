@@ -184,7 +184,10 @@ def test_empty_and_foreign_articles_get_a_status(enricher: Enricher) -> None:
         "Die Massnahmen sollen ab dem kommenden Monat gelten und betreffen vor allem Banken."
     ) * 3
     empty, foreign = enricher.enrich(
-        [make_article("  \n "), make_article(german).model_copy(update={"language": "und"})]
+        [
+            make_article("x").model_copy(update={"title": "", "body": "  \n "}),
+            make_article(german).model_copy(update={"language": "und"}),
+        ]
     )
     assert empty.status == "empty" and not empty.signals and not empty.escalation
     assert foreign.status == "skipped_language" and not foreign.signals

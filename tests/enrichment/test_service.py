@@ -48,7 +48,7 @@ def test_service_enriches_articles_and_dead_letters_bad_records(
             "duplicate": Duplicate(of=seed.id, kind=DuplicateKind.NEAR, similarity=0.9),
         }
     )
-    empty = make_article(" ", "No body").model_copy(update={"id": "empty-one"})
+    empty = make_article("x").model_copy(update={"id": "empty-one", "title": "", "body": " "})
     german = make_article("Die Truppen wurden an die Grenze verlegt.", "Grenze").model_copy(
         update={"id": "german", "language": "de"}
     )

@@ -143,7 +143,7 @@ def test_bad_raw_records_are_classified() -> None:
     assert reason(b'{"title": "cut off", "text": "Troops were') == "malformed_json"
     assert reason(b'{"text": 5}') == "invalid_fields"
     assert reason(b'{"title": "no body"}') == "invalid_fields"
-    assert reason(b'{"title": "x", "text": "   "}') == "empty_body"
+    assert reason(b'{"title": " - ", "text": "   "}') == "empty_body"
     assert reason(b'{"text": "<p> </p>"}') == "empty_body"
     assert reason(b'{"titel": "typo", "text": "body"}') == "unknown_fields"
     assert reason(b'[{"text": "a"}]') == "not_an_object"
@@ -152,3 +152,17 @@ def test_bad_raw_records_are_classified() -> None:
     assert reason(orjson.dumps({"text": "x" * 500}), max_bytes=100) == "too_large"
     assert reason(b'{"text": "body", "published_at": "last Tuesday"}') == "invalid_timestamp"
     assert reason(b'{"schema": "brink.article/1", "text": "a"}') == "unknown_fields"
+
+
+def test_a_headline_alone_is_an_article() -> None:
+    article = n.process(
+        b'{"title": "Army shells border town", "text": ""}', datetime.now(UTC), max_bytes=None
+    )
+    assert (article.title, article.body) == ("Army shells border town", "")
+
+
+def test_short_english_is_never_labelled_another_language() -> None:
+    # py3langid alone calls these corpus headlines something else (pcm, la, ...)
+    for title in ("Yukos loses US bankruptcy battle", "Ebbers denies WorldCom fraud"):
+        assert n.detect_language(title) in ("en", "und"), title
+    assert n.detect_language("La Russie masse des troupes à la frontière ukrainienne") == "fr"

@@ -64,7 +64,7 @@ def articles(settings: Settings, n: int) -> list[Article]:
 BAD = {
     "malformed_json": b'{"title": "cut off", "text": "Troops were',
     "invalid_fields": b'{"title": "wrong type", "text": 42}',
-    "empty_body": b'{"title": "no body", "text": "   "}',
+    "empty_body": b'{"title": " -- ", "text": "   "}',
     "too_large": orjson.dumps({"title": "big", "text": "troops " * 400}),
     "invalid_utf8": b"Troops massed at the border \xff\xfe\xfa and then",
     "binary": b"\x00\x01\x02\x03\x04\x05\x06\x07\x08 PK",

@@ -1,0 +1,38 @@
+"""Which language a text is in, decided one way for every stage (ingest labels articles with
+it, enrichment re-checks articles that arrive as ``und``).
+
+py3langid's model ships in its wheel (nothing is fetched). Its raw guess is unreliable on
+short text: on the shared corpus it calls 521 of 4,152 English headlines something else
+(Nigerian Pidgin, Latin, ...). With normalised probabilities none of those reach 0.9, while
+real French and German headlines do, so a text is labelled with another language only when
+the model is that sure; otherwise it is ``und`` and enrichment treats it as possibly English.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+
+MIN_WORDS = 3
+MIN_CONFIDENCE = 0.9
+SAMPLE_CHARS = 1500  # plenty for a reliable guess; the model's cost grows with length
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@functools.cache
+def _identifier() -> Any:
+    from py3langid import langid
+
+    return langid.LanguageIdentifier.from_modelpath(
+        langid.MODEL_DIR / langid.MODEL_FILE, norm_probs=True
+    )
+
+
+def detect_language(text: str) -> str:
+    """ISO 639-1 code, or ``und`` for too little text or a guess under `MIN_CONFIDENCE`."""
+    sample = text[:SAMPLE_CHARS]
+    if len(_WORD.findall(sample)) < MIN_WORDS:
+        return "und"
+    lang, prob = _identifier().classify(sample)
+    return str(lang) if prob >= MIN_CONFIDENCE else "und"
