@@ -208,6 +208,8 @@ class SignalMatcher:
             if any(i in skip for i in range(s, e)):
                 continue
             span = doc[s:e]
+            if doc[e - 1].sent.start != span.sent.start:
+                continue  # a gap never crosses a sentence (or headline) boundary
             own = skip | set(range(s, e))  # a cue is not its own context
             if info.context and not self.context.ok(info.context, span.sent, own, places):
                 continue
