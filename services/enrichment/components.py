@@ -86,6 +86,7 @@ class Gazetteer:
 class PatternInfo:
     kind: str
     context: str | None
+    priority: int = 0  # overlapping cues: the higher wins ("violated the ceasefire" over "ceasefire")
 
 
 class _Context:
@@ -98,6 +99,10 @@ class _Context:
         self.conflict = frozenset(lex["CONFLICT_CONTEXT"])
         self.sport = frozenset(lex["SPORT"])
         self.business = frozenset(lex["BUSINESS"])
+        self.domestic_purpose = frozenset(lex["DOMESTIC_PURPOSE"])
+
+    def domestic(self, sent: Span) -> bool:
+        return any(t.lemma_.lower() in self.domestic_purpose for t in sent)
 
     def ok(self, need: str, sent: Span, skip: set[int], places: Iterable[Place]) -> bool:
         lemmas = [t.lemma_.lower() for t in sent if t.i not in skip]
@@ -113,6 +118,8 @@ class _Context:
         if need == "DIPLO":
             return any(lm in self.diplo for lm in lemmas) or "diplomatic" in lowers
         if need == "STATE":
+            if other >= 2 and mil < 2:  # "Wales threatened further scores", "hit by a missile"
+                return False
             in_sent = any(sent.start <= p.start < sent.end for p in places)
             return mil > 0 or in_sent
         return True
@@ -192,7 +199,9 @@ class SignalMatcher:
         self.info: dict[str, PatternInfo] = {}
         for file in ("signals.jsonl", "dependency.jsonl"):
             for rec in lexicon.load_jsonl(file):
-                self.info[rec["id"]] = PatternInfo(rec["kind"], rec.get("context"))
+                self.info[rec["id"]] = PatternInfo(
+                    rec["kind"], rec.get("context"), rec.get("priority", 0)
+                )
         self.context = _Context()
 
     def __call__(self, doc: Doc) -> Doc:
@@ -213,18 +222,23 @@ class SignalMatcher:
             own = skip | set(range(s, e))  # a cue is not its own context
             if info.context and not self.context.ok(info.context, span.sent, own, places):
                 continue
-            hits.append(Hit(info.kind, s, e, pid, span.root.i))
+            if info.kind in _DEPLOYMENTS and self.context.domestic(span.sent):
+                continue  # troops sent to a flood, a parade, an election
+            hits.append(Hit(info.kind, s, e, pid, span.root.i, priority=info.priority))
         doc._.brink_hits = _resolve_overlaps(hits)
         return doc
 
 
+_DEPLOYMENTS = frozenset({"military_buildup", "mobilization"})
 _CANCELLED_BY_DEESCALATION = {"sanctions", "embargo", "military_buildup", "armed_clash"}
 
 
 def _resolve_overlaps(hits: list[Hit]) -> list[Hit]:
     """One hit per overlapping cue: the longest; a de-escalation ("sanctions were lifted",
     "withdraw troops") cancels the escalation cue it contains."""
-    hits.sort(key=lambda h: (h.kind != "deescalation", -(h.end - h.start), h.start))
+    hits.sort(
+        key=lambda h: (-h.priority, h.kind != "deescalation", -(h.end - h.start), h.start)
+    )
     kept: list[Hit] = []
     for h in hits:
         clash = [k for k in kept if k.start < h.end and h.start < k.end]
@@ -232,6 +246,8 @@ def _resolve_overlaps(hits: list[Hit]) -> list[Hit]:
             continue
         if any(k.kind == "deescalation" for k in clash) and h.kind in _CANCELLED_BY_DEESCALATION:
             continue
+        if h.kind == "deescalation" and any(k.priority > h.priority for k in clash):
+            continue  # "violated the ceasefire": a clash, not a ceasefire
         # a different kind in the same words ("threatened sanctions") is a second signal
         kept.append(h)
     kept.sort(key=lambda h: h.start)
@@ -257,8 +273,37 @@ class SignalContext:
                 reporting.append(hit)
                 for other in reported:
                     other.hedged = False
-        doc._.brink_hits = [h for h in hits if not any(h is r for r in reporting)]
+        places = doc._.brink_places or []
+        abstract = self.words["abstract_objects"]
+        hits = [h for h in hits if not (h.pattern in _OBJECT_CHECKED and _abstract(h, doc, abstract))]
+        doc._.brink_hits = [
+            h
+            for h in hits
+            if not any(h is r for r in reporting)
+            and (
+                h.demanded  # a call for sanctions is pressure, whoever makes it
+                or h.kind == "deescalation"
+                or not context.non_party_actor(h, doc, places, self.words["party_nouns"])
+            )
+        ]
         return doc
+
+
+# Verbs whose object says whether they are force or figure ("hit Kyiv" / "hit relations").
+_OBJECT_CHECKED = frozenset({"attack-verb-party", "threaten-to", "strike-verb", "coerce-links"})
+
+
+def _abstract(hit: Hit, doc: Doc, abstract: frozenset[str]) -> bool:
+    """Whether a verb of ``hit`` takes an abstract object ("hit relations", "threatened to
+    block spending plans") or "back" ("Italy hit back")."""
+    for i in range(hit.start, hit.end):
+        for c in doc[i].children:
+            if c.dep_ in ("dobj", "prt", "advmod", "xcomp") and c.lemma_.lower() in abstract:
+                return True
+            if c.dep_ == "xcomp":  # "threatened to block plans"
+                if any(g.dep_ == "dobj" and g.lemma_.lower() in abstract for g in c.children):
+                    return True
+    return False
 
 
 def add_brink_components(nlp: Language) -> Language:

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 
 from spacy.tokens import Doc, Span, Token
 
-from services.enrichment.hits import Hit
+from services.enrichment.hits import Hit, Place
 
 # Dependency labels that begin a clause of their own: negation does not cross them.
 CLAUSE_TOPS = frozenset({"ROOT", "ccomp", "advcl", "relcl", "conj", "parataxis", "csubj"})
@@ -28,6 +28,16 @@ TARGET_PREPS = frozenset(
 )
 SUBJECTS = frozenset({"nsubj", "nsubjpass", "csubj"})
 PRONOUNS = frozenset({"it", "they", "we", "he", "she", "i", "you", "which", "that", "who"})
+
+
+THREATENED_KINDS = frozenset({"sanctions", "embargo"})
+
+
+def _ongoing(path: Sequence[Token]) -> bool:
+    """A present perfect ("has been fighting", "have imposed"): what began then goes on."""
+    return any(
+        c.dep_ == "aux" and c.lower_ in ("has", "have", "'ve") for t in path for c in t.children
+    )
 
 
 def _year(tok: Token) -> int | None:
@@ -97,17 +107,27 @@ def annotate(hit: Hit, doc: Doc, words: Mapping[str, frozenset[str]]) -> None:
             hit.hedged = True
         if t.lower_ in words["history_preps"]:
             hit.historical = True
+        if t.dep_ == "prep" and t.lower_ in ("after", "since") and any(
+            c.lemma_.lower() in words["long_ago_units"] for c in t.children
+        ):  # "a year after the tit-for-tat expulsions"
+            hit.historical = True
     # one step across the clause boundary: "denied (that) ...", "called on X to ...", "if ..."
     top = path[-1]
     gov = top.head
     if top.dep_ in ("ccomp", "xcomp", "advcl", "acl") and gov.i != top.i:
         glemma = gov.lemma_.lower()
-        if glemma in words["denial"]:
+        if glemma in words["denial"] or glemma in words["overrule"]:
             flips += 1 + sum(1 for c in gov.children if c.dep_ == "neg")
         if glemma in words["demand"] or _is_call_for(gov, words):
             hit.demanded = True
         if glemma in words["hedge_words"]:
             hit.hedged = True
+    if (
+        top.dep_ in ("acl", "ccomp", "relcl")
+        and gov.lemma_.lower() in words["claim_nouns"]
+        and gov.head.lemma_.lower() in words["denial"]
+    ):  # "dismissed as disinformation claims that it was moving artillery"
+        flips += 1 + sum(1 for c in gov.head.children if c.dep_ == "neg")
     while gov.dep_ == "conj" and gov.head.i != gov.i:
         gov = gov.head
     if top.dep_ == "conj" and gov.i != top.i:  # "must end ... and deescalate": shared modal
@@ -117,6 +137,15 @@ def annotate(hit: Hit, doc: Doc, words: Mapping[str, frozenset[str]]) -> None:
             elif c.dep_ == "aux" and c.lower_ in words["hedge_modals"]:
                 hit.hedged = True
     hit.negated = flips % 2 == 1
+    if hit.hedged and hit.kind in THREATENED_KINDS and not hit.negated:
+        governor = head.head if head.dep_ in ("dobj", "nsubjpass", "pobj") else head
+        if governor.lemma_.lower() in words["impose_verbs"] or any(
+            c.dep_ in ("amod", "compound") and c.lemma_.lower() in words["threatened_markers"]
+            for c in head.children
+        ):  # "would impose sanctions", "the planned sanctions": a threatened step
+            hit.demanded = True
+    if hit.historical and _ongoing(path):
+        hit.historical = False  # "has been fighting the government since 1976"
     for t in [*(doc[i] for i in sorted(cue)), *path]:
         year = _year_of(t)
         if year is not None:
@@ -222,7 +251,8 @@ def actor_target(
             lemma = t.lemma_.lower()
             if t.i != head.i and lemma in words["reporting"]:
                 if below.dep_ in ("ccomp", "parataxis"):  # "Kyiv said [Russia massed troops]"
-                    actors += _subjects(t)  # the speaker, only if nobody else is named
+                    hit.speakers = _subjects(t)
+                    actors += hit.speakers  # the speaker, only if nobody else is named
                     break
                 if below.dep_ in ("dep", "appos", "npadvmod", "attr") and below.pos_ == "NOUN":
                     reported = [c for c in t.children if c.dep_ in ("ccomp", "parataxis")]
@@ -230,7 +260,8 @@ def actor_target(
                         actors += _subjects(clause)
                         holders += [clause, *_objects(clause)]
                     if reported:
-                        actors += _subjects(t)
+                        hit.speakers = _subjects(t)
+                        actors += hit.speakers
                         break
             if (
                 t.i != head.i
@@ -283,6 +314,31 @@ def actor_target(
                 and hit.kind not in ("military_buildup", "mobilization", "deescalation")
             ):
                 targets.append(c.i)
+    if hit.pattern in VICTIM_SUBJECT_PATTERNS:  # "posts came under assault from Chinese troops"
+        verb = doc[hit.start]
+        attackers = [
+            g.i
+            for i in cue
+            for c in doc[i].children
+            if c.dep_ == "prep" and c.lower_ in ("from", "by")
+            for g in c.children
+            if _np_ok(g)
+        ]
+        victims = [c.i for c in verb.children if c.dep_ == "nsubj" and _np_ok(c)]
+        actors, targets = [*attackers, *owners], [*victims, *targets]
+    if hit.pattern in SENDER_PATTERNS:  # "Ukraine shot down Russian drones": Russia -> Ukraine
+        launched = [
+            g.i
+            for i in cue
+            for v in doc[i].children
+            if v.dep_ == "acl"
+            for a in v.children
+            if a.dep_ == "agent"
+            for g in a.children
+            if _np_ok(g)
+        ]
+        shooters = [i for i in actors if i not in owners and i not in launched]
+        actors, targets = [*owners, *launched], [*shooters, *targets]
     start = _dateline_end(head.sent)
     if start > head.sent.start:  # "LONDON, March 15 - Iran's leader ... warned": not London
         actors = [
@@ -295,6 +351,8 @@ def actor_target(
     return actors, targets
 
 
+SENDER_PATTERNS = frozenset({"shootdown"})  # defence: the escalation is the sender's
+VICTIM_SUBJECT_PATTERNS = frozenset({"come-under-attack"})
 DASHES = frozenset({"-", "--", "\u2013", "\u2014"})
 
 
@@ -345,3 +403,24 @@ def _objects(verb: Token, *, preps: bool = True) -> list[Token]:
             if g.dep_ == "pobj" and _np_ok(g)
         ]
     return out
+
+
+def non_party_actor(hit: Hit, doc: Doc, places: Sequence[Place], party_nouns: frozenset[str]) -> bool:
+    """Whether the one who does what ``hit`` reports is named, and is not a party that can
+    escalate: a common noun that is neither a state organ, a force nor an armed group
+    ("supermarkets go to war", "farmers blockade", "a gunman opened fire"). Names, demonyms
+    and places are parties (or unknown, and kept); a speaker is a source, never judged here.
+    """
+    for i in hit.actors:
+        if i in hit.speakers:
+            return False
+        if hit.start <= i < hit.end:  # "air strikes kill 30": the cue is not its own actor
+            continue
+        tok = doc[i]
+        of = [g for c in tok.children if c.dep_ == "prep" and c.lower_ == "of" for g in c.children]
+        if of and tok.lemma_.lower() in party_nouns and not tok.ent_type_:
+            tok = of[0]  # "a wave of drones", "a column of tanks": the drones, the tanks
+        if tok.pos_ != "NOUN" or any(p.start <= i < p.end for p in places):
+            return False
+        return tok.lemma_.lower() not in party_nouns
+    return False

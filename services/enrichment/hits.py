@@ -27,6 +27,7 @@ class Hit:
     end: int
     pattern: str
     head: int
+    priority: int = 0
     negated: bool = False
     hedged: bool = False
     demanded: bool = False
@@ -34,3 +35,4 @@ class Hit:
     year: int | None = None
     actors: list[int] = field(default_factory=list)
     targets: list[int] = field(default_factory=list)
+    speakers: list[int] = field(default_factory=list)  # actors of last resort: who said it

@@ -122,12 +122,14 @@ def check_record(rec: Any, where: str, *, signal: bool) -> None:
 
     if not isinstance(rec, dict) or not isinstance(rec.get("id"), str):
         raise PatternError(f"{where}: a record needs a string 'id'")
-    allowed = {"id", "pattern", "kind", "context", "_doc"} if signal else {"id", "pattern", "_doc"}
+    allowed = {"id", "pattern", "kind", "context", "priority", "_doc"} if signal else {"id", "pattern", "_doc"}
     unknown = set(rec) - allowed
     if unknown:
         raise PatternError(f"{where}: unknown field(s) {sorted(unknown)}")
     if signal and rec.get("kind") not in kinds():
         raise PatternError(f"{where}: unknown kind {rec.get('kind')!r} (see kinds.json)")
+    if signal and not isinstance(rec.get("priority", 0), int):
+        raise PatternError(f"{where}: 'priority' must be an integer")
     if signal and rec.get("context") not in (None, *CONTEXTS):
         raise PatternError(
             f"{where}: unknown context {rec['context']!r}, one of {sorted(CONTEXTS)}"

@@ -412,8 +412,10 @@ class Enricher:
             target = self._party(doc, hit.targets, places, w, offset)
             if target is not None and actor is not None and target.code == actor.code:
                 target = None if target.code else target
+            # a threat is about what may come: "would take further action if ..." is the threat
+            hedged = hit.hedged and hit.kind not in scoring.FUTURE_KINDS
             mod = scoring.modality(
-                negated=hit.negated, hedged=hit.hedged, demanded=hit.demanded, historical=historical
+                negated=hit.negated, hedged=hedged, demanded=hit.demanded, historical=historical
             )
             w.signals.append(
                 Signal(
@@ -426,7 +428,7 @@ class Enricher:
                     sentence_end=offset + sent.end_char,
                     modality=mod,
                     negated=hit.negated,
-                    hedged=hit.hedged,
+                    hedged=hedged,
                     demanded=hit.demanded,
                     historical=historical,
                     actor=actor,

@@ -20,12 +20,19 @@ THRESHOLD = 4.0
 MULTIPLIER = {
     Modality.ASSERTED: 1.0,
     Modality.DEMANDED: 0.6,
-    Modality.HYPOTHETICAL: 0.5,
+    Modality.HYPOTHETICAL: 0.35,  # one hedged sanction or build-up alone stays under THRESHOLD
     Modality.NEGATED: 0.0,
     Modality.HISTORICAL: 0.0,
 }
 EXTRA_WEIGHT = 0.25
+# Kinds that announce what may come: their conditionals and modals are the threat, not a hedge.
+FUTURE_KINDS = frozenset({"threat", "ultimatum"})
 MAX_EXTRA = 3
+
+
+# An asserted clash, threat or ultimatum makes a de-escalation in its sentence its background
+# ("shelling resumed hours after the truce") or its demand ("pull back or face ...").
+_OVERRIDE_TRUCE = frozenset({SignalKind.ARMED_CLASH, SignalKind.THREAT, SignalKind.ULTIMATUM})
 
 
 def modality(*, negated: bool, hedged: bool, demanded: bool, historical: bool) -> Modality:
@@ -50,8 +57,19 @@ def contribution(signal: Signal) -> float:
 
 
 def score(signals: Iterable[Signal]) -> float:
+    """Per kind the strongest contribution plus a quarter of up to three more. A truce in a
+    sentence that reports an asserted clash ("shelling resumed hours after the truce") is
+    the clash's background, not a de-escalation, and subtracts nothing."""
+    signals = list(signals)
+    fighting = {
+        s.sentence_start
+        for s in signals
+        if s.kind in _OVERRIDE_TRUCE and s.modality == Modality.ASSERTED
+    }
     by_kind: dict[SignalKind, list[float]] = defaultdict(list)
     for s in signals:
+        if s.kind == SignalKind.DEESCALATION and s.sentence_start in fighting:
+            continue
         c = contribution(s)
         if c:
             by_kind[s.kind].append(c)
