@@ -86,7 +86,9 @@ class Gazetteer:
 class PatternInfo:
     kind: str
     context: str | None
-    priority: int = 0  # overlapping cues: the higher wins ("violated the ceasefire" over "ceasefire")
+    priority: int = (
+        0  # overlapping cues: the higher wins ("violated the ceasefire" over "ceasefire")
+    )
 
 
 class _Context:
@@ -118,8 +120,9 @@ class _Context:
         if need == "DIPLO":
             return any(lm in self.diplo for lm in lemmas) or "diplomatic" in lowers
         if need == "STATE":
-            if other >= 2 and mil < 2:  # "Wales threatened further scores", "hit by a missile"
-                return False
+            sport = sum(1 for lm in lemmas if lm in self.sport)
+            if sport >= 2 and mil < 2:  # "Wales threatened further scores", "hit by a missile"
+                return False  # (business words are at home in news of sanctions and embargoes)
             in_sent = any(sent.start <= p.start < sent.end for p in places)
             return mil > 0 or in_sent
         return True
@@ -236,9 +239,7 @@ _CANCELLED_BY_DEESCALATION = {"sanctions", "embargo", "military_buildup", "armed
 def _resolve_overlaps(hits: list[Hit]) -> list[Hit]:
     """One hit per overlapping cue: the longest; a de-escalation ("sanctions were lifted",
     "withdraw troops") cancels the escalation cue it contains."""
-    hits.sort(
-        key=lambda h: (-h.priority, h.kind != "deescalation", -(h.end - h.start), h.start)
-    )
+    hits.sort(key=lambda h: (-h.priority, h.kind != "deescalation", -(h.end - h.start), h.start))
     kept: list[Hit] = []
     for h in hits:
         clash = [k for k in kept if k.start < h.end and h.start < k.end]
@@ -275,7 +276,9 @@ class SignalContext:
                     other.hedged = False
         places = doc._.brink_places or []
         abstract = self.words["abstract_objects"]
-        hits = [h for h in hits if not (h.pattern in _OBJECT_CHECKED and _abstract(h, doc, abstract))]
+        hits = [
+            h for h in hits if not (h.pattern in _OBJECT_CHECKED and _abstract(h, doc, abstract))
+        ]
         doc._.brink_hits = [
             h
             for h in hits

@@ -81,6 +81,12 @@ def annotate(hit: Hit, doc: Doc, words: Mapping[str, frozenset[str]]) -> None:
     head = doc[hit.head]
     cue = set(range(hit.start, hit.end))
     path = clause_path(head)
+    if (
+        head.pos_ in ("NOUN", "PROPN")
+        and head.dep_ == "pobj"
+        and head.head.lower_ in words["cause_preps"]
+    ):  # "Iran will retaliate for the U.S. strike": the strike happened, whatever comes next
+        path = [head]
     flips = 0
     for t in path:
         own = t.i in cue
@@ -107,8 +113,10 @@ def annotate(hit: Hit, doc: Doc, words: Mapping[str, frozenset[str]]) -> None:
             hit.hedged = True
         if t.lower_ in words["history_preps"]:
             hit.historical = True
-        if t.dep_ == "prep" and t.lower_ in ("after", "since") and any(
-            c.lemma_.lower() in words["long_ago_units"] for c in t.children
+        if (
+            t.dep_ == "prep"
+            and t.lower_ in ("after", "since")
+            and any(c.lemma_.lower() in words["long_ago_units"] for c in t.children)
         ):  # "a year after the tit-for-tat expulsions"
             hit.historical = True
     # one step across the clause boundary: "denied (that) ...", "called on X to ...", "if ..."
@@ -243,8 +251,9 @@ def actor_target(
     actors: list[int] = [] if expulsion else [*by, *owners]
     targets: list[int] = list(owners) if expulsion else []
     holders = [doc[i] for i in cue]
-    if head.head.pos_ == "VERB" and head.dep_ in ("dobj", "nsubjpass", "pobj"):
-        holders.append(head.head)
+    if head.head.pos_ == "VERB" and (head.dep_ in ("dobj", "nsubjpass", "pobj") or expulsion):
+        holders.append(head.head)  # "declared a Canadian diplomat persona non grata"
+    holders += [v for i in cue for v in doc[i].children if v.dep_ == "acl" and v.pos_ == "VERB"]
     t, below = head, head
     for _ in range(10):
         if t.pos_ in ("VERB", "AUX"):
@@ -275,6 +284,7 @@ def actor_target(
                 ):  # "Iran, which the Americans blame for two missile attacks"
                     accused.append(t.head)
                 actors += [o.i for o in accused if _np_ok(o)]  # "accusing Moscow of ..."
+                targets += _subjects(t)  # the accuser is the one it is done to, failing better
                 break
             if t.i != head.i and below.dep_ == "xcomp" and lemma in words["bidding"]:
                 actors += [o.i for o in _objects(t)]  # "called on Russia to withdraw troops"
@@ -309,7 +319,7 @@ def actor_target(
         for c in h.children:
             if (
                 c.dep_ in ("dobj", "nsubjpass", "dative")
-                and c.i not in cue
+                and (c.i not in cue or c.pos_ == "PROPN")  # "gave Hezbollah until Sunday"
                 and _np_ok(c)
                 and hit.kind not in ("military_buildup", "mobilization", "deescalation")
             ):
@@ -405,7 +415,9 @@ def _objects(verb: Token, *, preps: bool = True) -> list[Token]:
     return out
 
 
-def non_party_actor(hit: Hit, doc: Doc, places: Sequence[Place], party_nouns: frozenset[str]) -> bool:
+def non_party_actor(
+    hit: Hit, doc: Doc, places: Sequence[Place], party_nouns: frozenset[str]
+) -> bool:
     """Whether the one who does what ``hit`` reports is named, and is not a party that can
     escalate: a common noun that is neither a state organ, a force nor an armed group
     ("supermarkets go to war", "farmers blockade", "a gunman opened fire"). Names, demonyms

@@ -25,7 +25,7 @@ import math
 import re
 import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -127,7 +127,9 @@ class GenreModel:
             "genres": list(self.genres),
             "title_weight": TITLE_WEIGHT,
             "bias": [round(float(b), 4) for b in self.bias],
-            "features": {g: [round(float(w), 4) for w in self.weights[i]] for i, g in enumerate(by_index)},
+            "features": {
+                g: [round(float(w), 4) for w in self.weights[i]] for i, g in enumerate(by_index)
+            },
         }
 
 
@@ -202,9 +204,12 @@ def _views(ex: Example) -> Iterator[Counter[str]]:
     yield counts(ex.title, lead(ex.body))
 
 
-def select_features(docs: Sequence[Counter[str]], labels: Sequence[int], k: int) -> list[str]:
+def select_features(
+    docs: Sequence[Counter[str]], labels: Sequence[int], k: int, allowed: Callable[[str], bool]
+) -> list[str]:
     """The ``k`` grams with the highest chi-square statistic (document presence vs genre,
-    maximum over genres) among grams in at least ``MIN_DF`` documents; ties by gram."""
+    maximum over genres) among ``allowed`` grams in at least ``MIN_DF`` documents; ties by
+    gram."""
     n_genres = len(GENRES)
     df: dict[str, list[int]] = {}
     for bag, y in zip(docs, labels, strict=True):
@@ -215,7 +220,7 @@ def select_features(docs: Sequence[Counter[str]], labels: Sequence[int], k: int)
             row[y] += 1
     n = len(docs)
     per_genre = np.bincount(np.asarray(labels), minlength=n_genres).astype(np.float64)
-    grams = sorted(g for g, row in df.items() if sum(row) >= MIN_DF)
+    grams = sorted(g for g, row in df.items() if sum(row) >= MIN_DF and allowed(g))
     a = np.array([df[g] for g in grams], dtype=np.float64)  # docs with gram, in genre
     with_gram = a.sum(axis=1, keepdims=True)
     b = with_gram - a  # with gram, other genres
@@ -252,7 +257,14 @@ def fit(examples: Sequence[Example]) -> GenreModel:
             docs.append(view)
             labels.append(GENRES.index(ex.label))
     # Features are chosen on whole articles only, so a headline counts once per article.
-    features = select_features(docs[::3], labels[::3], MAX_FEATURES)
+    # Only grams found in at least MIN_DF BBC articles are candidates: the 1987 Reuters
+    # wire has its own abbreviations ("mln", "dlrs", "pct", "shr") which would mark every
+    # Reuters story, conflict news included, as business.
+    bbc_df: Counter[str] = Counter()
+    for ex, bag in zip(examples, docs[::3], strict=True):
+        if ex.subset == "bbc":
+            bbc_df.update(bag.keys())
+    features = select_features(docs[::3], labels[::3], MAX_FEATURES, lambda g: bbc_df[g] >= MIN_DF)
     vocab = {g: i for i, g in enumerate(features)}
     x = _matrix(docs, vocab)
     y = np.zeros((len(docs), len(GENRES)))

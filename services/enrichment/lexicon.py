@@ -122,7 +122,11 @@ def check_record(rec: Any, where: str, *, signal: bool) -> None:
 
     if not isinstance(rec, dict) or not isinstance(rec.get("id"), str):
         raise PatternError(f"{where}: a record needs a string 'id'")
-    allowed = {"id", "pattern", "kind", "context", "priority", "_doc"} if signal else {"id", "pattern", "_doc"}
+    allowed = (
+        {"id", "pattern", "kind", "context", "priority", "_doc"}
+        if signal
+        else {"id", "pattern", "_doc"}
+    )
     unknown = set(rec) - allowed
     if unknown:
         raise PatternError(f"{where}: unknown field(s) {sorted(unknown)}")

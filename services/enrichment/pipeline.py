@@ -62,6 +62,7 @@ Status = Literal["ok", "skipped_language", "empty"]
 ENTITY_LABELS = frozenset({"PERSON", "ORG", "GPE", "NORP", "LOC", "FAC"})
 # Places that are not polities (seas, regions, buildings) are entities but never an actor or target.
 PARTY_LABELS = ENTITY_LABELS - {"LOC", "FAC"}
+WHERE_PREPS = frozenset({"in", "inside", "into", "across", "over", "on", "near", "along", "off"})
 _WORD = re.compile(r"\w")
 
 
@@ -404,22 +405,28 @@ class Enricher:
             w.entities[key] = Entity(text=text, label=label, start=key[0], end=key[1], code=code)
         ref = (w.article.published_at or w.article.received_at).year
         for hit in doc._.brink_hits or []:
-            info = lexicon.kinds()[hit.kind]
             cue = doc[hit.start : hit.end]
             sent = doc[hit.head].sent
             historical = hit.historical or (hit.year is not None and hit.year < ref)
             actor = self._party(doc, hit.actors, places, w, offset)
-            target = self._party(doc, hit.targets, places, w, offset)
+            same = actor.code if actor is not None else None
+            target = self._party(doc, hit.targets, places, w, offset, exclude=same)
+            if target is None or target.code is None:
+                target = self._where(doc, sent, places, same) or target
             if target is not None and actor is not None and target.code == actor.code:
                 target = None if target.code else target
+            kind = hit.kind
+            if kind == "armed_clash" and hit.hedged and _conditional(sent):
+                kind = "threat"  # "his forces would hit back ... if U.S. warplanes entered"
+            info = lexicon.kinds()[kind]
             # a threat is about what may come: "would take further action if ..." is the threat
-            hedged = hit.hedged and hit.kind not in scoring.FUTURE_KINDS
+            hedged = hit.hedged and kind not in scoring.FUTURE_KINDS
             mod = scoring.modality(
                 negated=hit.negated, hedged=hedged, demanded=hit.demanded, historical=historical
             )
             w.signals.append(
                 Signal(
-                    kind=SignalKind(hit.kind),
+                    kind=SignalKind(kind),
                     cue=w.text[offset + cue.start_char : offset + cue.end_char],
                     sentence=w.text[offset + sent.start_char : offset + sent.end_char],
                     start=offset + cue.start_char,
@@ -452,11 +459,35 @@ class Enricher:
                     return True
         return False
 
-    def _party(
-        self, doc: Doc, heads: list[int], places: list[Place], w: _Work, offset: int = -1
+    def _where(
+        self, doc: Doc, sent: Span, places: list[Place], exclude: str | None
     ) -> Party | None:
-        """The first head that names a country or organisation (or, failing that, someone).
-        Mentions are quoted from the article text (a headline may have been lower-cased)."""
+        """Where a clash or deployment happens, as its target when nobody else is named: a
+        country in a place phrase of the sentence ("ground operation in southern Lebanon")."""
+        for p in places:
+            if not (sent.start <= p.start < sent.end) or p.code == exclude or p.type != "country":
+                continue
+            tok = doc[p.start]
+            while tok.dep_ in ("compound", "amod", "nmod", "poss") and tok.head.i != tok.i:
+                tok = tok.head
+            if tok.dep_ == "pobj" and tok.head.lower_ in WHERE_PREPS:
+                return Party(
+                    name=p.name, code=p.code, type=_ptype(p.type), mention=doc[p.start : p.end].text
+                )
+        return None
+
+    def _party(
+        self,
+        doc: Doc,
+        heads: list[int],
+        places: list[Place],
+        w: _Work,
+        offset: int = -1,
+        exclude: str | None = None,
+    ) -> Party | None:
+        """The first head that names a country or organisation (or, failing that, someone),
+        other than ``exclude`` (the actor, when looking for the target). Mentions are quoted
+        from the article text (a headline may have been lower-cased)."""
 
         def quote(span: Span | Token) -> str:
             if isinstance(span, Token):
@@ -468,7 +499,14 @@ class Enricher:
         for i in heads:
             tok = doc[i]
             lo, hi = max(tok.left_edge.i, i - 6), min(tok.right_edge.i + 1, i + 7)
-            near = sorted((p for p in places if lo <= p.start < hi), key=lambda p: abs(p.start - i))
+            near = sorted(
+                (
+                    p
+                    for p in places
+                    if lo <= p.start < hi and (exclude is None or p.code != exclude)
+                ),
+                key=lambda p: abs(p.start - i),
+            )
             if near:
                 p = near[0]
                 return Party(
@@ -519,6 +557,11 @@ def surface_pattern(
             loose["LOWER"] = lower
         out.append(loose)
     return out
+
+
+def _conditional(sent: Span) -> bool:
+    """A sentence that makes something depend on a condition ("... if they enter", "unless")."""
+    return any(t.lower_ in ("if", "unless") and t.dep_ == "mark" for t in sent)
 
 
 def _ptype(value: str) -> Any:
