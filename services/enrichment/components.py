@@ -303,9 +303,10 @@ def _abstract(hit: Hit, doc: Doc, abstract: frozenset[str]) -> bool:
         for c in doc[i].children:
             if c.dep_ in ("dobj", "prt", "advmod", "xcomp") and c.lemma_.lower() in abstract:
                 return True
-            if c.dep_ == "xcomp":  # "threatened to block plans"
-                if any(g.dep_ == "dobj" and g.lemma_.lower() in abstract for g in c.children):
-                    return True
+            if c.dep_ == "xcomp" and any(  # "threatened to block plans"
+                g.dep_ == "dobj" and g.lemma_.lower() in abstract for g in c.children
+            ):
+                return True
     return False
 
 

@@ -483,6 +483,7 @@ class Enricher:
         places: list[Place],
         w: _Work,
         offset: int = -1,
+        *,
         exclude: str | None = None,
     ) -> Party | None:
         """The first head that names a country or organisation (or, failing that, someone),
