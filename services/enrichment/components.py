@@ -89,6 +89,7 @@ class PatternInfo:
     priority: int = (
         0  # overlapping cues: the higher wins ("violated the ceasefire" over "ceasefire")
     )
+    first_only: bool = False  # the cue is the match's first word ("warned", not "warned X against")
 
 
 class _Context:
@@ -102,6 +103,10 @@ class _Context:
         self.sport = frozenset(lex["SPORT"])
         self.business = frozenset(lex["BUSINESS"])
         self.domestic_purpose = frozenset(lex["DOMESTIC_PURPOSE"])
+        self.legal_words = frozenset(lex["LEGAL"])
+
+    def legal(self, sent: Span) -> bool:
+        return any(t.lemma_.lower() in self.legal_words for t in sent)
 
     def domestic(self, sent: Span) -> bool:
         return any(t.lemma_.lower() in self.domestic_purpose for t in sent)
@@ -123,7 +128,8 @@ class _Context:
             sport = sum(1 for lm in lemmas if lm in self.sport)
             if sport >= 2 and mil < 2:  # "Wales threatened further scores", "hit by a missile"
                 return False  # (business words are at home in news of sanctions and embargoes)
-            in_sent = any(sent.start <= p.start < sent.end for p in places)
+            begin = context.dateline_end(sent)  # "WASHINGTON, March 25 -" is no party
+            in_sent = any(begin <= p.start < sent.end for p in places)
             return mil > 0 or in_sent
         return True
 
@@ -203,7 +209,10 @@ class SignalMatcher:
         for file in ("signals.jsonl", "dependency.jsonl"):
             for rec in lexicon.load_jsonl(file):
                 self.info[rec["id"]] = PatternInfo(
-                    rec["kind"], rec.get("context"), rec.get("priority", 0)
+                    rec["kind"],
+                    rec.get("context"),
+                    rec.get("priority", 0),
+                    rec.get("cue") == "first",
                 )
         self.context = _Context()
 
@@ -227,12 +236,29 @@ class SignalMatcher:
                 continue
             if info.kind in _DEPLOYMENTS and self.context.domestic(span.sent):
                 continue  # troops sent to a flood, a parade, an election
+            if info.kind in _MEASURES and self.context.legal(span.sent):
+                continue  # a court's or a regulator's sanctions, a lawsuit's asset freeze
+            if pid in _ATTACHED and not _attached(doc, s, e):
+                continue  # "stopped underpricing ... and had widened access": not one act
+            if info.first_only:
+                e = s + 1
+                span = doc[s:e]
             hits.append(Hit(info.kind, s, e, pid, span.root.i, priority=info.priority))
         doc._.brink_hits = _resolve_overlaps(hits)
         return doc
 
 
 _DEPLOYMENTS = frozenset({"military_buildup", "mobilization"})
+_MEASURES = frozenset({"sanctions", "embargo"})
+# Patterns whose last word must belong to the phrase of their first ("cut ... links").
+_ATTACHED = frozenset({"coerce-links", "asset-freeze", "expel-monitors", "fire-weapon"})
+
+
+def _attached(doc: Doc, start: int, end: int) -> bool:
+    first, last = doc[start], doc[end - 1]
+    return first.is_ancestor(last) or last.is_ancestor(first) or first.i == last.i
+
+
 _CANCELLED_BY_DEESCALATION = {"sanctions", "embargo", "military_buildup", "armed_clash"}
 
 
@@ -262,6 +288,8 @@ class SignalContext:
     def __init__(self, nlp: Language, name: str) -> None:
         self.name = name
         self.words = lexicon.context_words()
+        lex = lexicon.lexicon()
+        self.armed = frozenset(lex["ARMED_ROLE"]) | frozenset(lex["MIL_CONTEXT"])
 
     def __call__(self, doc: Doc) -> Doc:
         hits: list[Hit] = doc._.brink_hits or []
@@ -275,6 +303,11 @@ class SignalContext:
                 for other in reported:
                     other.hedged = False
         places = doc._.brink_places or []
+        hits = [
+            h
+            for h in hits
+            if h.pattern not in _ARMED_ACTOR or context.armed_actor(h, doc, places, self.armed)
+        ]
         abstract = self.words["abstract_objects"]
         hits = [
             h for h in hits if not (h.pattern in _OBJECT_CHECKED and _abstract(h, doc, abstract))
@@ -291,6 +324,9 @@ class SignalContext:
         ]
         return doc
 
+
+# Attack verbs count only for an armed party or a state ("Straw attacked ..." is words).
+_ARMED_ACTOR = frozenset({"attack-verb-party"})
 
 # Verbs whose object says whether they are force or figure ("hit Kyiv" / "hit relations").
 _OBJECT_CHECKED = frozenset({"attack-verb-party", "threaten-to", "strike-verb", "coerce-links"})

@@ -62,6 +62,16 @@ def _year_of(tok: Token) -> int | None:
     return None
 
 
+def _owned(doc: Doc, cue: set[int]) -> bool:
+    """Whether a cue names whose it is ("Iranian attacks", "Iraq's offensive"): a real act,
+    not one only guarded against ("to protect shipping from attack")."""
+    return any(
+        c.dep_ in ("poss", "amod", "compound") and c.pos_ in ("PROPN", "ADJ") and c.is_title
+        for i in cue
+        for c in doc[i].children
+    )
+
+
 def clause_path(tok: Token) -> list[Token]:
     """``tok`` and the words governing it up to the top of its clause (inclusive)."""
     path = [tok]
@@ -85,6 +95,8 @@ def annotate(hit: Hit, doc: Doc, words: Mapping[str, frozenset[str]]) -> None:
         head.pos_ in ("NOUN", "PROPN")
         and head.dep_ == "pobj"
         and head.head.lower_ in words["cause_preps"]
+        and not _is_call_for(head.head.head, words)
+        and head.head.head.lemma_.lower() not in words["demand"]
     ):  # "Iran will retaliate for the U.S. strike": the strike happened, whatever comes next
         path = [head]
     flips = 0
@@ -103,7 +115,10 @@ def annotate(hit: Hit, doc: Doc, words: Mapping[str, frozenset[str]]) -> None:
         if own:
             continue
         lemma = t.lemma_.lower()
-        if lemma in words["denial"] or lemma in words["stop"]:
+        if lemma in words["denial"] or (
+            lemma in words["stop"]
+            and not (lemma in words["defensive"] and _owned(doc, cue))  # "Iranian attacks"
+        ):
             flips += 1
         if t.lower_ == "without":
             flips += 1
@@ -128,8 +143,8 @@ def annotate(hit: Hit, doc: Doc, words: Mapping[str, frozenset[str]]) -> None:
             flips += 1 + sum(1 for c in gov.children if c.dep_ == "neg")
         if glemma in words["demand"] or _is_call_for(gov, words):
             hit.demanded = True
-        if glemma in words["hedge_words"]:
-            hit.hedged = True
+        if glemma in words["hedge_words"] and glemma not in words["reporting"]:
+            hit.hedged = True  # ("Kyiv warns" reports what its clause says, it does not hedge it)
     if (
         top.dep_ in ("acl", "ccomp", "relcl")
         and gov.lemma_.lower() in words["claim_nouns"]
@@ -146,7 +161,10 @@ def annotate(hit: Hit, doc: Doc, words: Mapping[str, frozenset[str]]) -> None:
                 hit.hedged = True
     hit.negated = flips % 2 == 1
     if hit.hedged and hit.kind in THREATENED_KINDS and not hit.negated:
-        governor = head.head if head.dep_ in ("dobj", "nsubjpass", "pobj") else head
+        noun = head
+        if head.dep_ == "pobj" and head.head.lower_ == "of" and head.head.head.pos_ == "NOUN":
+            noun = head.head.head  # "a series of tariff sanctions", "a new round of sanctions"
+        governor = noun.head if noun.dep_ in ("dobj", "nsubjpass", "pobj") else noun
         if governor.lemma_.lower() in words["impose_verbs"] or any(
             c.dep_ in ("amod", "compound") and c.lemma_.lower() in words["threatened_markers"]
             for c in head.children
@@ -154,7 +172,10 @@ def annotate(hit: Hit, doc: Doc, words: Mapping[str, frozenset[str]]) -> None:
             hit.demanded = True
     if hit.historical and _ongoing(path):
         hit.historical = False  # "has been fighting the government since 1976"
-    for t in [*(doc[i] for i in sorted(cue)), *path]:
+    dated = [*(doc[i] for i in sorted(cue)), *path]
+    if top.dep_ == "advcl" and top.head.i != top.i:
+        dated.append(top.head)  # "... in 1989 after troops opened fire"
+    for t in dated:
         year = _year_of(t)
         if year is not None:
             hit.year = year
@@ -260,7 +281,7 @@ def actor_target(
             lemma = t.lemma_.lower()
             if t.i != head.i and lemma in words["reporting"]:
                 if below.dep_ in ("ccomp", "parataxis"):  # "Kyiv said [Russia massed troops]"
-                    hit.speakers = _subjects(t)
+                    hit.speakers += _subjects(t)
                     actors += hit.speakers  # the speaker, only if nobody else is named
                     break
                 if below.dep_ in ("dep", "appos", "npadvmod", "attr") and below.pos_ == "NOUN":
@@ -269,7 +290,7 @@ def actor_target(
                         actors += _subjects(clause)
                         holders += [clause, *_objects(clause)]
                     if reported:
-                        hit.speakers = _subjects(t)
+                        hit.speakers += _subjects(t)
                         actors += hit.speakers
                         break
             if (
@@ -288,11 +309,14 @@ def actor_target(
                 break
             if t.i != head.i and below.dep_ == "xcomp" and lemma in words["bidding"]:
                 actors += [o.i for o in _objects(t)]  # "called on Russia to withdraw troops"
+            evidence = lemma in words["evidential"]  # "satellite images show a build-up"
             for c in t.children:
                 if c.dep_ == "agent":
                     actors += [g.i for g in c.children if _np_ok(g)]
                 elif c.dep_ == "nsubj" and _np_ok(c):
                     actors.append(c.i)
+                    if evidence:
+                        hit.speakers.append(c.i)
         if t.head.i == t.i:
             break
         below, t = t, t.head
@@ -349,7 +373,7 @@ def actor_target(
         ]
         shooters = [i for i in actors if i not in owners and i not in launched]
         actors, targets = [*owners, *launched], [*shooters, *targets]
-    start = _dateline_end(head.sent)
+    start = dateline_end(head.sent)
     if start > head.sent.start:  # "LONDON, March 15 - Iran's leader ... warned": not London
         actors = [
             j
@@ -372,7 +396,7 @@ def _after_dateline(tok: Token, start: int) -> list[int]:
     return [c.i for c in tok.children if c.i >= start and c.pos_ in ("NOUN", "PROPN")]
 
 
-def _dateline_end(sent: Span) -> int:
+def dateline_end(sent: Span) -> int:
     """Where the text begins after a wire dateline ("BAGHDAD, March 1 -", "BAHRAIN -",
     "WASHINGTON, Oct. 20 -"); the sentence start when there is none."""
     first = sent[0] if len(sent) else None
@@ -435,4 +459,21 @@ def non_party_actor(
         if tok.pos_ != "NOUN" or any(p.start <= i < p.end for p in places):
             return False
         return tok.lemma_.lower() not in party_nouns
+    return False
+
+
+def armed_actor(hit: Hit, doc: Doc, places: Sequence[Place], armed: frozenset[str]) -> bool:
+    """Whether an attack verb has an armed party or a state behind it: a military word in the
+    sentence, or an actor that is a gazetteer place or an armed role ("rebels", "warplanes").
+    A person or a party politician who "attacked" a plan is speaking, not fighting."""
+    sent = doc[hit.head].sent
+    if any(t.lemma_.lower() in armed for t in sent if not hit.start <= t.i < hit.end):
+        return True
+    for i in hit.actors:
+        if i in hit.speakers:
+            break
+        if any(p.start <= i < p.end for p in places) or doc[i].lemma_.lower() in armed:
+            return True
+        lo, hi = doc[i].left_edge.i, doc[i].right_edge.i + 1
+        return any(lo <= p.start < hi and p.type != "organisation" for p in places)
     return False

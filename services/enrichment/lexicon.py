@@ -123,7 +123,7 @@ def check_record(rec: Any, where: str, *, signal: bool) -> None:
     if not isinstance(rec, dict) or not isinstance(rec.get("id"), str):
         raise PatternError(f"{where}: a record needs a string 'id'")
     allowed = (
-        {"id", "pattern", "kind", "context", "priority", "_doc"}
+        {"id", "pattern", "kind", "context", "priority", "cue", "_doc"}
         if signal
         else {"id", "pattern", "_doc"}
     )
@@ -132,6 +132,10 @@ def check_record(rec: Any, where: str, *, signal: bool) -> None:
         raise PatternError(f"{where}: unknown field(s) {sorted(unknown)}")
     if signal and rec.get("kind") not in kinds():
         raise PatternError(f"{where}: unknown kind {rec.get('kind')!r} (see kinds.json)")
+    if signal and rec.get("cue", "all") not in ("all", "first"):
+        raise PatternError(f"{where}: 'cue' is 'all' (the whole match) or 'first' (its first word)")
+    if signal and rec.get("cue", "all") not in ("all", "first"):
+        raise PatternError(f"{where}: 'cue' is 'all' (the whole match) or 'first' (its first word)")
     if signal and not isinstance(rec.get("priority", 0), int):
         raise PatternError(f"{where}: 'priority' must be an integer")
     if signal and rec.get("context") not in (None, *CONTEXTS):

@@ -62,6 +62,8 @@ Status = Literal["ok", "skipped_language", "empty"]
 ENTITY_LABELS = frozenset({"PERSON", "ORG", "GPE", "NORP", "LOC", "FAC"})
 # Places that are not polities (seas, regions, buildings) are entities but never an actor or target.
 PARTY_LABELS = ENTITY_LABELS - {"LOC", "FAC"}
+# Lifting sanctions that is refused or ruled out keeps them: pressure, not de-escalation.
+KEPT_IF_NOT_LIFTED = frozenset({"lift-sanctions", "sanctions-lifting", "dep-sanctions-lifted"})
 WHERE_PREPS = frozenset({"in", "inside", "into", "across", "over", "on", "near", "along", "off"})
 _WORD = re.compile(r"\w")
 
@@ -415,14 +417,16 @@ class Enricher:
                 target = self._where(doc, sent, places, same) or target
             if target is not None and actor is not None and target.code == actor.code:
                 target = None if target.code else target
-            kind = hit.kind
+            kind, negated = hit.kind, hit.negated
             if kind == "armed_clash" and hit.hedged and _conditional(sent):
                 kind = "threat"  # "his forces would hit back ... if U.S. warplanes entered"
+            if kind == "deescalation" and negated and hit.pattern in KEPT_IF_NOT_LIFTED:
+                kind, negated = "sanctions", False  # "would not lift the sanctions until ..."
             info = lexicon.kinds()[kind]
             # a threat is about what may come: "would take further action if ..." is the threat
             hedged = hit.hedged and kind not in scoring.FUTURE_KINDS
             mod = scoring.modality(
-                negated=hit.negated, hedged=hedged, demanded=hit.demanded, historical=historical
+                negated=negated, hedged=hedged, demanded=hit.demanded, historical=historical
             )
             w.signals.append(
                 Signal(
@@ -434,7 +438,7 @@ class Enricher:
                     sentence_start=offset + sent.start_char,
                     sentence_end=offset + sent.end_char,
                     modality=mod,
-                    negated=hit.negated,
+                    negated=negated,
                     hedged=hedged,
                     demanded=hit.demanded,
                     historical=historical,
