@@ -240,10 +240,9 @@ class SignalMatcher:
                 continue  # a court's or a regulator's sanctions, a lawsuit's asset freeze
             if pid in _ATTACHED and not _attached(doc, s, e):
                 continue  # "stopped underpricing ... and had widened access": not one act
-            if info.first_only:
-                e = s + 1
-                span = doc[s:e]
-            hits.append(Hit(info.kind, s, e, pid, span.root.i, priority=info.priority))
+            end = s + 1 if info.first_only else e
+            cue = doc[s:end]
+            hits.append(Hit(info.kind, s, end, pid, cue.root.i, priority=info.priority))
         doc._.brink_hits = _resolve_overlaps(hits)
         return doc
 
