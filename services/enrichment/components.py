@@ -318,11 +318,15 @@ class SignalContext:
             and (
                 h.demanded  # a call for sanctions is pressure, whoever makes it
                 or h.kind == "deescalation"
+                or h.pattern in _POLITICAL_BY_NATURE
                 or not context.non_party_actor(h, doc, places, self.words["party_nouns"])
             )
         ]
         return doc
 
+
+# Acts that are political whoever does them ("gunmen tried to assassinate the governor").
+_POLITICAL_BY_NATURE = frozenset({"assassinate"})
 
 # Attack verbs count only for an armed party or a state ("Straw attacked ..." is words).
 _ARMED_ACTOR = frozenset({"attack-verb-party"})

@@ -418,8 +418,8 @@ class Enricher:
             if target is not None and actor is not None and target.code == actor.code:
                 target = None if target.code else target
             kind, negated = hit.kind, hit.negated
-            if kind == "armed_clash" and hit.hedged and _conditional(sent):
-                kind = "threat"  # "his forces would hit back ... if U.S. warplanes entered"
+            if kind == "armed_clash" and hit.hedged and _announced(sent, doc[hit.head]):
+                kind = "threat"  # "his forces would hit back if ...", "would march on the capital"
             if kind == "deescalation" and negated and hit.pattern in KEPT_IF_NOT_LIFTED:
                 kind, negated = "sanctions", False  # "would not lift the sanctions until ..."
             info = lexicon.kinds()[kind]
@@ -564,9 +564,16 @@ def surface_pattern(
     return out
 
 
-def _conditional(sent: Span) -> bool:
-    """A sentence that makes something depend on a condition ("... if they enter", "unless")."""
-    return any(t.lower_ in ("if", "unless") and t.dep_ == "mark" for t in sent)
+def _announced(sent: Span, cue: Token) -> bool:
+    """Force that is announced rather than guessed at: made to depend on a condition ("... if
+    they enter", "unless") or put with "will"/"would" ("said they would march on the capital");
+    "could" and "may" stay a guess."""
+    if any(t.lower_ in ("if", "unless") and t.dep_ == "mark" for t in sent):
+        return True
+    verb = cue if cue.pos_ in ("VERB", "AUX") else cue.head
+    return any(
+        c.dep_ == "aux" and c.lower_ in ("will", "would", "'ll", "shall") for c in verb.children
+    )
 
 
 def _ptype(value: str) -> Any:

@@ -1,0 +1,201 @@
+"""One case per phrase type of the detection issue (misses seen in the field and false alarms
+seen in the field), written for this test in Brink's own words: real place names, invented
+events. Each is a single sentence or a headline, judged alone, as a feed would send it."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.enrichment.pipeline import Enricher
+from tests.enrichment.conftest import make_article
+
+pytestmark = pytest.mark.slow
+
+# (type, headline, sentence, escalation?)
+CASES = [
+    # ------------------------------------------------------------------ misses seen
+    ("strike_on_place", "Russia strikes Odesa port overnight", "", True),
+    (
+        "strike_on_place",
+        "",
+        "Turkish warplanes struck Kurdish militant positions in northern Iraq on Friday.",
+        True,
+    ),
+    ("missile_launch", "North Korea fires ballistic missile into sea", "", True),
+    (
+        "missile_launch",
+        "",
+        "Dozens of drones were launched at Israel from Yemen overnight, the army said.",
+        True,
+    ),
+    (
+        "drone_attack_site",
+        "",
+        "Drones hit an oil refinery in the Russian region of Bryansk, starting a fire.",
+        True,
+    ),
+    ("operation_begun", "Pakistan launches military operation in North Waziristan", "", True),
+    ("rebels_take_city", "Rebels seize the city of Bukavu in eastern Congo", "", True),
+    (
+        "rebels_take_city",
+        "",
+        "The insurgents said they would march on the capital within days.",
+        True,
+    ),
+    (
+        "ceasefire_violation",
+        "",
+        "Armenia and Azerbaijan accused each other of violating the ceasefire along the border.",
+        True,
+    ),
+    ("ceasefire_violation", "India and Pakistan exchange fire across Kashmir frontier", "", True),
+    ("bombing_casualties", "Car bomb kills nine in Mogadishu", "", True),
+    (
+        "bombing_casualties",
+        "",
+        "Twelve people were killed when shells landed on a market in Donetsk.",
+        True,
+    ),
+    (
+        "assassination",
+        "",
+        "Gunmen from the group tried to assassinate the provincial governor of Kandahar.",
+        True,
+    ),
+    ("kidnapping", "Militants kidnap aid workers in Mali", "", True),
+    (
+        "firefight",
+        "",
+        "Israeli troops killed three gunmen in a firefight in Jenin, the army said.",
+        True,
+    ),
+    (
+        "threat_no_war_word",
+        "",
+        "Beijing said it would take resolute countermeasures if the sale to Taiwan went ahead.",
+        True,
+    ),
+    ("threat_no_war_word", "Qatar threatens to halt gas shipments to Europe", "", True),
+    (
+        "threat_fight_on",
+        "",
+        "Houthi leaders vowed to fight on until the blockade of Yemen is lifted.",
+        True,
+    ),
+    (
+        "nuclear_warning",
+        "",
+        "Moscow warned of a nuclear response if Western missiles struck Russian soil.",
+        True,
+    ),
+    (
+        "ultimatum",
+        "",
+        "Ethiopia gave the rebels 72 hours to surrender or face an assault on the city.",
+        True,
+    ),
+    (
+        "coercion_flights",
+        "",
+        "Russia suspended all flights to Georgia to punish Tbilisi over the protests.",
+        True,
+    ),
+    ("countermeasures", "China imposes countermeasures on US defence companies", "", True),
+    ("entry_ban", "", "The European Union imposed travel bans on ten Belarusian officials.", True),
+    ("expel_inspectors", "Iran expels UN nuclear inspectors", "", True),
+    (
+        "carrier_deterrent",
+        "",
+        "Washington ordered an aircraft carrier strike group to the eastern Mediterranean.",
+        True,
+    ),
+    (
+        "un_arms_embargo",
+        "",
+        "The Security Council imposed an arms embargo on South Sudan on Thursday.",
+        True,
+    ),
+    ("shootdown", "", "Poland shot down a Russian drone that crossed into its airspace.", True),
+    # ------------------------------------------------------------------ false alarms seen
+    ("business_metaphor", "Airlines go to war over transatlantic fares", "", False),
+    (
+        "business_metaphor",
+        "",
+        "The retailer declared war on its rivals with a new round of price cuts.",
+        False,
+    ),
+    ("sport_metaphor", "", "An army of fans followed the team to the final in Lisbon.", False),
+    (
+        "lone_gunman",
+        "",
+        "A gunman opened fire at a shopping mall in Texas, killing three people.",
+        False,
+    ),
+    ("review", "", "The new film about the siege of Sarajevo is a harrowing two hours.", False),
+    (
+        "anniversary",
+        "",
+        "Veterans gathered to mark the 80th anniversary of the D-Day landings.",
+        False,
+    ),
+    ("prisoner_swap", "Russia and Ukraine swap prisoners of war", "", False),
+    (
+        "ceasefire_aftermath",
+        "",
+        "Families displaced by the war headed back to Gaza City as the ceasefire took hold.",
+        False,
+    ),
+    (
+        "denial",
+        "",
+        "The Kremlin denied reports that it was massing troops near the Finnish border.",
+        False,
+    ),
+    (
+        "failed_vote",
+        "",
+        "A draft resolution imposing an arms embargo on Myanmar failed to pass the Security Council.",
+        False,
+    ),
+    ("protest_blockade", "Truckers blockade border crossing in protest at fuel prices", "", False),
+    (
+        "speculation",
+        "",
+        "Analysts said a war over Taiwan would cost the world economy trillions of dollars.",
+        False,
+    ),
+    (
+        "restored_relations",
+        "",
+        "Saudi Arabia and Iran restored diplomatic relations seven years after they were cut.",
+        False,
+    ),
+    (
+        "deterrence",
+        "",
+        "Ministers agreed to raise defence spending to deter any attack on the alliance.",
+        False,
+    ),
+    (
+        "protect_economy",
+        "",
+        "The reserve is meant to protect the economy from an overseas embargo.",
+        False,
+    ),
+    (
+        "domestic_troops",
+        "",
+        "Soldiers were deployed to help rescue residents trapped by the floods.",
+        False,
+    ),
+    ("negated", "", "Germany has no plans to send troops to Ukraine, the chancellor said.", False),
+    ("sanctions_lifted", "US lifts sanctions on Syrian central bank", "", False),
+    ("talks", "", "Armenia and Azerbaijan opened peace talks in Washington on Monday.", False),
+]
+
+
+@pytest.mark.parametrize(("kind", "title", "text", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_phrase_type(enricher: Enricher, kind: str, title: str, text: str, expected: bool) -> None:
+    result = enricher.enrich([make_article(text, title)])[0]
+    found = [(s.kind.value, s.modality.value, s.cue) for s in result.signals]
+    assert result.escalation is expected, f"{kind}: score {result.score}, {found}"
