@@ -289,6 +289,7 @@ class SignalContext:
         self.words = lexicon.context_words()
         lex = lexicon.lexicon()
         self.armed = frozenset(lex["ARMED_ROLE"]) | frozenset(lex["MIL_CONTEXT"])
+        self.where = frozenset(lex["TAKE_OBJ"])
 
     def __call__(self, doc: Doc) -> Doc:
         hits: list[Hit] = doc._.brink_hits or []
@@ -319,7 +320,9 @@ class SignalContext:
                 h.demanded  # a call for sanctions is pressure, whoever makes it
                 or h.kind == "deescalation"
                 or h.pattern in _POLITICAL_BY_NATURE
-                or not context.non_party_actor(h, doc, places, self.words["party_nouns"])
+                or not context.non_party_actor(
+                    h, doc, places, self.words["party_nouns"], self.where
+                )
             )
         ]
         return doc

@@ -131,7 +131,10 @@ def annotate(hit: Hit, doc: Doc, words: Mapping[str, frozenset[str]]) -> None:
         if (
             t.dep_ == "prep"
             and t.lower_ in ("after", "since")
-            and any(c.lemma_.lower() in words["long_ago_units"] for c in t.children)
+            and any(
+                c.lemma_.lower() in words["long_ago_units"]
+                for c in [*t.children, *(g for g in t.head.children if g.dep_ == "npadvmod")]
+            )
         ):  # "a year after the tit-for-tat expulsions"
             hit.historical = True
     # one step across the clause boundary: "denied (that) ...", "called on X to ...", "if ..."
@@ -440,7 +443,11 @@ def _objects(verb: Token, *, preps: bool = True) -> list[Token]:
 
 
 def non_party_actor(
-    hit: Hit, doc: Doc, places: Sequence[Place], party_nouns: frozenset[str]
+    hit: Hit,
+    doc: Doc,
+    places: Sequence[Place],
+    party_nouns: frozenset[str],
+    places_not_parties: frozenset[str] = frozenset(),
 ) -> bool:
     """Whether the one who does what ``hit`` reports is named, and is not a party that can
     escalate: a common noun that is neither a state organ, a force nor an armed group
@@ -453,6 +460,8 @@ def non_party_actor(
         if hit.start <= i < hit.end:  # "air strikes kill 30": the cue is not its own actor
             continue
         tok = doc[i]
+        if tok.lemma_.lower() in places_not_parties:
+            continue  # a misparsed headline's "army post" or "town" is where, not who
         of = [g for c in tok.children if c.dep_ == "prep" and c.lower_ == "of" for g in c.children]
         if of and tok.lemma_.lower() in party_nouns and not tok.ent_type_:
             tok = of[0]  # "a wave of drones", "a column of tanks": the drones, the tanks
