@@ -96,12 +96,13 @@ def test_http_refuses_what_it_cannot_take() -> None:
     status, answer, sent = post(b'{"titel": "x", "text": "y"}')
     assert (status, answer["errors"][0]["reason"], sent) == (422, "unknown_fields", [])
     assert post(b'{"text": "   "}')[0] == 422
-    for body, ctype, code in [
-        (b'{"text": "cut', "application/json", 400),
-        (b"\xff\xfe", "text/plain", 400),
-        (b"", "application/json", 400),
-        (b"<xml/>", "application/xml", 415),
+    for body, ctype, code, reason in [
+        (b'{"text": "cut', "application/json", 400, "malformed_json"),
+        (b"\xff\xfe", "text/plain", 400, "invalid_utf8"),
+        (b"", "application/json", 400, "empty"),
     ]:
-        with pytest.raises(HttpError) as info:
-            post(body, ctype)
-        assert info.value.status == code
+        status, answer, sent = post(body, ctype)
+        assert (status, answer["error"], sent) == (code, reason, [])
+    with pytest.raises(HttpError) as info:
+        post(b"<xml/>", "application/xml")
+    assert info.value.status == 415
