@@ -24,6 +24,7 @@ import orjson
 from services.enrichment.scoring import contribution
 from shared import codec
 from shared.schemas import Article, EnrichedArticle
+from shared.text import terminal_safe_json
 
 _YEAR = re.compile(r"\b(19|20)\d\d\b")
 
@@ -166,6 +167,7 @@ def run(args: argparse.Namespace) -> int:
                 if args.only_escalation and not enriched.escalation:
                     continue
                 alerts = rules.evaluate_article(enriched)
-                out.write(orjson.dumps(result_line(enriched, alerts)) + b"\n")
+                # the same JSON, with C1 and bidi controls from the articles as \u escapes
+                out.write(terminal_safe_json(orjson.dumps(result_line(enriched, alerts))) + b"\n")
             out.flush()
     return 0
