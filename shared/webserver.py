@@ -179,13 +179,22 @@ class BackgroundServer:
     """Serves an aiohttp application from a daemon thread.
 
     The socket is bound in the constructor (so `port` is known and a busy port fails at once);
-    `start` begins serving and returns once it does; `stop` closes the listener, lets requests
+    `start` runs ``warm_up`` (if any) on a worker thread, begins serving and returns once it
+    does (connections made meanwhile wait in the listen queue); `stop` closes the listener, lets requests
     in progress finish (up to 5 s) and ends the thread.
     """
 
     def __init__(
-        self, routes: list[web.RouteDef], host: str, port: int, limits: Limits, name: str
+        self,
+        routes: list[web.RouteDef],
+        host: str,
+        port: int,
+        limits: Limits,
+        *,
+        name: str,
+        warm_up: Callable[[], None] | None = None,
     ) -> None:
+        self._warm_up = warm_up
         self.app = web.Application(client_max_size=limits.max_body_bytes)
         self.app.add_routes(routes)
         self.app.on_response_prepare.append(_server_header)
@@ -247,6 +256,8 @@ class BackgroundServer:
         runner = web.AppRunner(self.app, handler_cancellation=True, shutdown_timeout=5.0, **kwargs)
         await runner.setup()
         try:
+            if self._warm_up is not None:
+                await self.run_blocking(self._warm_up)
             await _CappedSite(runner, self._sock, self.limits, kwargs).start()
             self._ready.set()
             await self._stopping.wait()

@@ -27,6 +27,7 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -66,6 +67,8 @@ API_LIMITS = Limits(
     workers=4,
 )
 MAX_IN_FLIGHT = 64  # POSTs being read, processed or sent to Kafka at once
+SENDERS = 16  # threads waiting for Kafka's acknowledgement (no CPU: more than the workers)
+WARM_UP = b"Warm-up\n\nThis article loads the language model before the first request."
 QUEUE_TIMEOUT = 5.0  # seconds a POST waits for one of those slots before 503 + Retry-After
 
 
@@ -160,14 +163,11 @@ def check_item(raw: bytes, max_bytes: int) -> str:
         raise DecodeError(PROCESSING_ERROR, f"{type(exc).__name__}: {exc}") from None
 
 
-def handle_post(
-    body: bytes, content_type: str, max_bytes: int, submit: Submit
-) -> tuple[int, dict[str, Any]]:
-    """Status and JSON answer for one POST /articles body.
-
-    Raises `HttpError` (415) for a content type it does not take; lets what ``submit`` raises
-    (the broker did not acknowledge) propagate.
-    """
+def check_post(
+    body: bytes, content_type: str, max_bytes: int
+) -> tuple[int, dict[str, Any], list[tuple[bytes | None, bytes]]]:
+    """Status, JSON answer and the (key, value) records to send for one POST /articles body
+    (records only with 202). Raises `HttpError` (415) for a content type it does not take."""
     accepted: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
     records: list[tuple[bytes | None, bytes]] = []
@@ -188,14 +188,25 @@ def handle_post(
         statuses = {status_for(e["reason"]) for e in errors}
         status = statuses.pop() if len(statuses) == 1 else 422
         first = errors[0]
-        return status, {
+        answer = {
             "error": first["reason"],
             "detail": first["detail"],
             "accepted": [],
             "errors": errors,
         }
-    submit(records)
-    return 202, {"accepted": accepted, "errors": errors}
+        return status, answer, []
+    return 202, {"accepted": accepted, "errors": errors}, records
+
+
+def handle_post(
+    body: bytes, content_type: str, max_bytes: int, submit: Submit
+) -> tuple[int, dict[str, Any]]:
+    """`check_post`, then ``submit`` of the accepted records; what ``submit`` raises (the broker
+    did not acknowledge) propagates."""
+    status, answer, records = check_post(body, content_type, max_bytes)
+    if records:
+        submit(records)
+    return status, answer
 
 
 def json_response(
@@ -239,7 +250,10 @@ class ArticlesApi:
             web.get("/healthz", self._healthz),
             web.route("*", "/{tail:.*}", self._elsewhere),
         ]
-        self._server = BackgroundServer(routes, host, port, self.limits, name="http-api")
+        self._senders = ThreadPoolExecutor(SENDERS, thread_name_prefix="http-api-send")
+        self._server = BackgroundServer(
+            routes, host, port, self.limits, name="http-api", warm_up=self._warm_up
+        )
 
     @property
     def port(self) -> int:
@@ -251,6 +265,7 @@ class ArticlesApi:
 
     def stop(self) -> None:
         self._server.stop()
+        self._senders.shutdown(wait=False, cancel_futures=True)
 
     async def _healthz(self, _request: web.Request) -> web.Response:
         return json_response(200, {"status": "ok"})
@@ -295,7 +310,7 @@ class ArticlesApi:
                 )
                 resp.force_close()
                 return resp
-            work = asyncio.ensure_future(self._server.run_blocking(self._answer, body, ctype))
+            work = asyncio.ensure_future(self._answer(body, ctype))
             # The slot is freed when the work is done, not when a client gives up waiting.
             work.add_done_callback(lambda _done: self._slots.release())
             handed_over = True
@@ -305,14 +320,26 @@ class ArticlesApi:
             if not handed_over:
                 self._slots.release()
 
-    def _answer(self, body: bytes, ctype: str) -> tuple[int, dict[str, Any], dict[str, str]]:
-        """Runs on a worker thread: items checked, accepted ones sent and acknowledged."""
+    async def _answer(self, body: bytes, ctype: str) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """Items checked on a worker thread, accepted ones sent and acknowledged on a sender
+        thread (waiting for Kafka takes no CPU, so more of those run at once)."""
         try:
-            status, answer = handle_post(body, ctype, self.max_bytes, self.submit)
+            status, answer, records = await self._server.run_blocking(
+                check_post, body, ctype, self.max_bytes
+            )
         except HttpError as exc:
             return exc.status, {"error": exc.reason, "detail": exc.detail}, {}
-        except Exception as exc:  # only submit() raises: the broker did not take it, retry later
-            log.warning("POST /articles not acknowledged by Kafka: %s", exc)
-            retry = {"Retry-After": str(self.limits.retry_after_seconds)}
-            return 503, {"error": "unavailable", "detail": str(exc)}, retry
+        if records:
+            loop = asyncio.get_running_loop()
+            try:
+                await loop.run_in_executor(self._senders, self.submit, records)
+            except Exception as exc:  # the broker did not take them: the client may retry
+                log.warning("POST /articles not acknowledged by Kafka: %s", exc)
+                retry = {"Retry-After": str(self.limits.retry_after_seconds)}
+                return 503, {"error": "unavailable", "detail": str(exc)}, retry
         return status, answer, {}
+
+    def _warm_up(self) -> None:
+        """One article through `process` before serving: the language model loads once here,
+        instead of in every worker thread that the first burst of requests reaches at once."""
+        check_post(WARM_UP, "text/plain", self.max_bytes)
