@@ -64,15 +64,6 @@ async def read_body(request: web.Request, limits: Limits) -> bytes:
         raise BodyTimeoutError from None
 
 
-def busy(limits: Limits, body: bytes = b"busy: retry later\n") -> web.Response:
-    """``503`` with ``Retry-After``: the server is at a limit, not broken."""
-    return web.Response(
-        status=503,
-        body=body,
-        headers={hdrs.RETRY_AFTER: str(limits.retry_after_seconds), hdrs.CONNECTION: "close"},
-    )
-
-
 class _Handler(RequestHandler):
     """aiohttp's connection handler, counted by the site that made it; its own error answers
     (bad request line, header too long) get the same Server header as the application's."""

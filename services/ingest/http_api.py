@@ -39,7 +39,7 @@ from services.ingest.normalise import PROCESSING_ERROR, process
 from shared import codec, limits
 from shared.codec import DecodeError
 from shared.limits import LimitError
-from shared.webserver import BackgroundServer, BodyTimeoutError, Limits, busy, read_body
+from shared.webserver import BackgroundServer, BodyTimeoutError, Limits, read_body
 
 log = logging.getLogger(__name__)
 
@@ -243,6 +243,7 @@ class ArticlesApi:
         self.submit = submit
         self.limits = dataclasses.replace(limits, max_body_bytes=max_bytes)
         self.queue_timeout = queue_timeout
+        self.max_in_flight = max_in_flight
         self._slots = asyncio.Semaphore(max_in_flight)
         routes = [
             web.post("/articles", self._post),
@@ -298,8 +299,19 @@ class ArticlesApi:
             async with asyncio.timeout(self.queue_timeout):
                 await self._slots.acquire()
         except TimeoutError:
-            log.warning("POST /articles: %d requests in flight; answering 503", MAX_IN_FLIGHT)
-            return busy(self.limits, orjson.dumps({"error": "busy", "detail": "retry later"}))
+            log.warning(
+                "POST /articles: %d in flight for %.0f s; 503",
+                self.max_in_flight,
+                self.queue_timeout,
+            )
+            return json_response(
+                503,
+                {
+                    "error": "busy",
+                    "detail": f"{self.max_in_flight} requests in flight; retry later",
+                },
+                {"Retry-After": str(self.limits.retry_after_seconds), "Connection": "close"},
+            )
         handed_over = False
         try:
             try:
