@@ -1,20 +1,26 @@
 """Prometheus helpers: one small HTTP server per service for ``/metrics`` and ``/healthz``.
 
 Metric objects themselves are defined in each service's own ``metrics`` module, named
-``brink_<service>_<noun>_<unit>``.
+``brink_<service>_<noun>_<unit>``. The server is `shared.webserver.BackgroundServer` (aiohttp on
+its own thread) with `METRICS_LIMITS`: scrapers and probes need few connections and no bodies.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import orjson
+from aiohttp import web
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
+from shared.webserver import BackgroundServer, Limits
+
 HealthCheck = Callable[[], tuple[bool, dict[str, object]]]
+
+# Prometheus, a load balancer's probe and a person with curl: 64 connections is plenty, and
+# nothing here reads a request body.
+METRICS_LIMITS = Limits(max_connections=64, max_body_bytes=1024, workers=2)
 
 
 def _always_ok() -> tuple[bool, dict[str, object]]:
@@ -22,7 +28,12 @@ def _always_ok() -> tuple[bool, dict[str, object]]:
 
 
 class MetricsServer:
-    """Serves ``/metrics`` (text exposition) and ``/healthz`` (200 or 503 with JSON details)."""
+    """Serves ``/metrics`` (text exposition) and ``/healthz`` (200 or 503 with JSON details).
+
+    The port is bound by the constructor; `start` serves from a daemon thread; `stop` ends it.
+    The registry is collected and ``health`` called on a worker thread, never on the thread
+    that accepts connections.
+    """
 
     def __init__(
         self,
@@ -31,46 +42,37 @@ class MetricsServer:
         *,
         registry: CollectorRegistry = REGISTRY,
         health: HealthCheck = _always_ok,
+        limits: Limits = METRICS_LIMITS,
     ) -> None:
-        registry_ = registry
-        health_ = health
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                path = self.path.split("?", 1)[0]
-                if path == "/metrics":
-                    self._send(200, CONTENT_TYPE_LATEST, generate_latest(registry_))
-                elif path in ("/healthz", "/health"):
-                    ok, details = health_()
-                    body = orjson.dumps({"status": "ok" if ok else "unhealthy", **details})
-                    self._send(200 if ok else 503, "application/json", body)
-                else:
-                    self._send(404, "text/plain", b"not found: try /metrics or /healthz\n")
-
-            def _send(self, status: int, ctype: str, body: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:  # scrapes are not news
-                return
-
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="metrics", daemon=True
-        )
+        self._registry = registry
+        self._health = health
+        routes = [
+            web.get("/metrics", self._metrics),
+            web.get("/healthz", self._healthz),
+            web.get("/health", self._healthz),
+            web.route("*", "/{tail:.*}", self._not_found),
+        ]
+        self._server = BackgroundServer(routes, host, port, limits, name="metrics")
 
     @property
     def port(self) -> int:
-        return int(self._server.server_address[1])
+        return self._server.port
 
     def start(self) -> MetricsServer:
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
+
+    async def _metrics(self, _request: web.Request) -> web.Response:
+        body = await self._server.run_blocking(generate_latest, self._registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def _healthz(self, _request: web.Request) -> web.Response:
+        ok, details = await self._server.run_blocking(self._health)
+        body = orjson.dumps({"status": "ok" if ok else "unhealthy", **details})
+        return web.Response(status=200 if ok else 503, body=body, content_type="application/json")
+
+    async def _not_found(self, _request: web.Request) -> web.Response:
+        return web.Response(status=404, text="not found: try /metrics or /healthz\n")

@@ -1,7 +1,9 @@
 """`brink alerts`: read alerts from the ``alerts`` topic, filter them, print them.
 
 One line per alert (time, severity, rule, summary, stories, id) with its evidence sentences
-indented below, or ``--json`` (one alert per line, exactly as on the topic). Reads without a
+indented below, or ``--json`` (one alert per line, the same JSON as on the topic). Alert text
+comes from articles anyone can publish: every control character and bidi control in it is
+printed as a visible escape (`shared.text`), in both forms, so it cannot drive the terminal. Reads without a
 consumer group (nothing is committed, any number of readers): by default the last ``--last``
 alerts of each partition up to now; ``--from-beginning`` reads all; ``--follow`` keeps waiting
 for new ones (from the end, unless ``--from-beginning`` or ``--last`` say otherwise).
@@ -20,6 +22,7 @@ from shared import codec
 from shared.codec import DecodeError
 from shared.schemas import Alert, Severity, SignalKind
 from shared.settings import Settings
+from shared.text import terminal_safe, terminal_safe_json
 
 COLOURS = {"info": "\033[36m", "warning": "\033[33m", "critical": "\033[1;31m"}
 DIM, OFF = "\033[2m", "\033[0m"
@@ -82,24 +85,26 @@ def matches(alert: Alert, args: argparse.Namespace) -> bool:
 
 
 def format_alert(alert: Alert, colour: bool = False) -> str:
-    """The readable form: a headline line, then each evidence sentence indented."""
+    """The readable form: a headline line, then each evidence sentence indented. Every text
+    taken from the alert is escaped for the terminal, newlines included (one line each)."""
+    safe = terminal_safe
     sev = alert.severity.value.upper()
     sev = f"{COLOURS[alert.severity.value]}{sev:<8}{OFF}" if colour else f"{sev:<8}"
     when = alert.last_seen.strftime("%Y-%m-%d %H:%MZ")
     stories = f"{alert.count} stor{'ies' if alert.count != 1 else 'y'}"
-    tail = f"[{alert.rule}, {stories}, score {alert.score:.1f}, id {alert.id[:12]}]"
+    tail = f"[{safe(alert.rule)}, {stories}, score {alert.score:.1f}, id {safe(alert.id[:12])}]"
     if colour:
         tail = f"{DIM}{tail}{OFF}"
-    lines = [f"{when} {sev} {alert.summary}  {tail}"]
+    lines = [f"{when} {sev} {safe(alert.summary)}  {tail}"]
     titles = {a.id: a for a in alert.articles}
     for ev in alert.evidence:
         article = titles.get(ev.article_id)
         where = (article.source or article.title) if article else ev.article_id
-        cue = f"{ev.kind.value}: “{ev.cue}”"
+        cue = f"{ev.kind.value}: “{safe(ev.cue)}”"
         if ev.modality.value != "asserted":
             cue += f" ({ev.modality.value})"
-        lines.append(f"    {ev.sentence}")
-        lines.append(f"      ↳ {cue} — {where}")
+        lines.append(f"    {safe(ev.sentence)}")
+        lines.append(f"      ↳ {cue} — {safe(where)}")
     return "\n".join(lines)
 
 
@@ -168,15 +173,18 @@ def run(args: argparse.Namespace) -> int:
     finally:
         consumer.close()
     if skipped:
-        print(f"{skipped} record(s) on {topic} are not brink.alert/1; skipped", file=sys.stderr)
+        print(
+            f"{skipped} record(s) on {terminal_safe(topic)} are not brink.alert/1; skipped",
+            file=sys.stderr,
+        )
     if not args.json and not args.follow and shown == 0:
-        print(f"no alerts on {topic} match", file=sys.stderr)
+        print(f"no alerts on {terminal_safe(topic)} match", file=sys.stderr)
     return 0
 
 
 def _emit(alert: Alert, as_json: bool, colour: bool) -> None:
     if as_json:
-        sys.stdout.write(codec.encode(alert).decode() + "\n")
+        sys.stdout.write(terminal_safe_json(codec.encode(alert)).decode() + "\n")
     else:
         sys.stdout.write(format_alert(alert, colour) + "\n")
     sys.stdout.flush()

@@ -25,6 +25,7 @@ from services.ingest.normalise import normalise
 from shared import codec
 from shared.codec import DecodeError
 from shared.schemas import Article, EnrichedArticle, RawArticle
+from shared.text import terminal_safe_json
 
 _YEAR = re.compile(r"\b(19|20)\d\d\b")
 
@@ -177,6 +178,7 @@ def run(args: argparse.Namespace) -> int:
                 if args.only_escalation and not enriched.escalation:
                     continue
                 alerts = rules.evaluate_article(enriched)
-                out.write(orjson.dumps(result_line(enriched, alerts)) + b"\n")
+                # the same JSON, with C1 and bidi controls from the articles as \u escapes
+                out.write(terminal_safe_json(orjson.dumps(result_line(enriched, alerts))) + b"\n")
             out.flush()
     return 0

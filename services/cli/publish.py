@@ -6,7 +6,9 @@ file); directories recursively (only those extensions); ``-`` = stdin (format sn
 
 Publish does not judge content: ingest does, and dead-letters what is bad. A malformed JSON file
 or line, invalid UTF-8 or an unknown field is sent as it is. It refuses only what it cannot read
-at all (a missing file). One exception: a corpus-style record (the shared news corpus carries
+at all (a missing file), and a record over `shared.limits.MAX_RECORD_BYTES`, which it reports as
+failed (``too_large``) before sending: the broker would refuse it, and one refused record
+poisons kafka-python's idempotent producer for every record after it. One exception: a corpus-style record (the shared news corpus carries
 ``source_repo``, ``category``, ``subset``, ``date``, ... beside ``id``/``title``/``text``) is mapped
 to `RawArticle`: known fields kept, the rest moved under ``meta``.
 """
@@ -22,8 +24,10 @@ from typing import Any
 
 import orjson
 
+from shared.limits import TOO_DEEP, LimitError, check_record_size
 from shared.schemas import RawArticle
 from shared.settings import Settings
+from shared.text import terminal_safe
 
 JSON_EXT = {".json"}
 JSONL_EXT = {".jsonl", ".ndjson"}
@@ -76,8 +80,9 @@ def prepare(obj: Any, source: str | None) -> bytes:
     return orjson.dumps(obj)
 
 
-def records_from_bytes(data: bytes, kind: str, source: str | None) -> Iterator[bytes]:
-    """The record values in one input (kind: json, jsonl, text or sniff)."""
+def records_from_bytes(data: bytes, kind: str, source: str | None) -> Iterator[bytes | LimitError]:
+    """The record values in one input (kind: json, jsonl, text or sniff); a `LimitError` in
+    place of an array element too deeply nested to write out again."""
     if kind == "sniff":
         head = data.lstrip()[:1]
         kind = "json" if head in (b"{", b"[") else "text"
@@ -99,19 +104,23 @@ def records_from_bytes(data: bytes, kind: str, source: str | None) -> Iterator[b
             return
         if isinstance(parsed, list):
             for item in parsed:
-                yield prepare(item, source)
+                try:
+                    yield prepare(item, source)
+                except orjson.JSONEncodeError:  # nested past orjson's limit (255)
+                    yield LimitError(TOO_DEEP, "this element nests too deeply to send")
         else:
-            yield prepare(parsed, source)
+            try:
+                yield prepare(parsed, source)
+            except orjson.JSONEncodeError:
+                yield data  # as it is: ingest dead-letters it (too_deep)
         return
     for line in data.splitlines():
         if not line.strip():
             continue
         try:
-            parsed = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            yield line
-            continue
-        yield prepare(parsed, source)
+            yield prepare(orjson.loads(line), source)
+        except (orjson.JSONDecodeError, orjson.JSONEncodeError):
+            yield line  # as it is: ingest dead-letters it with the reason
 
 
 def kind_of(path: Path) -> str:
@@ -187,11 +196,14 @@ def run(args: argparse.Namespace) -> int:
             kind = "sniff" if path is None else kind_of(path)
             for n, value in enumerate(records_from_bytes(data, kind, args.source)):
                 try:
+                    if isinstance(value, LimitError):
+                        raise value
+                    check_record_size(value)
                     futures.append((f"{label}#{n + 1}", producer.send(topic, value=value)))
-                except KafkaError as exc:
+                except (KafkaError, LimitError) as exc:
                     summary.failed += 1
                     summary.errors.append(f"{label}#{n + 1}: {exc}")
-                if progress is not None and task is not None:
+                if progress is not None and task is not None and isinstance(value, bytes):
                     progress.update(task, advance=len(value) + 1)
         producer.flush()
     finally:
@@ -206,7 +218,7 @@ def run(args: argparse.Namespace) -> int:
             summary.errors.append(f"{label}: {exc}")
     producer.close(10)
     for err in summary.errors[:20]:
-        print(f"failed: {err}", file=sys.stderr)
+        print(f"failed: {terminal_safe(err)}", file=sys.stderr)
     if len(summary.errors) > 20:
         print(f"... and {len(summary.errors) - 20} more failures", file=sys.stderr)
     print(f"sent: {summary.sent}, failed: {summary.failed} (topic {topic})")

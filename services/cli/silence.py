@@ -25,6 +25,7 @@ from shared import codec
 from shared.codec import DecodeError
 from shared.schemas import SignalKind, utcnow
 from shared.settings import Settings
+from shared.text import terminal_safe
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -88,7 +89,11 @@ def run(args: argparse.Namespace) -> int:
             state = "active" if s.starts_at <= now < s.ends_at else "expired"
             state = "pending" if now < s.starts_at else state
             what = ", ".join(f"{k}={v}" for k, v in s.match.model_dump().items() if v)
-            print(f"{sid}  {state:<7}  until {s.ends_at:%Y-%m-%d %H:%MZ}  {what}  {s.comment}")
+            # ids, names and comments come from the topic: escaped for the terminal
+            print(
+                f"{terminal_safe(sid)}  {state:<7}  until {s.ends_at:%Y-%m-%d %H:%MZ}  "
+                f"{terminal_safe(what)}  {terminal_safe(s.comment or '')}"
+            )
         return 0
     if args.expire:
         _send(settings, args.expire, None)

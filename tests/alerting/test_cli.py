@@ -14,7 +14,7 @@ from kafka import KafkaProducer
 
 from services.alerting.rules import load_rules
 from services.cli.__main__ import main
-from services.cli.alerts import format_alert, matches
+from services.cli.alerts import COLOURS, DIM, OFF, format_alert, matches
 from shared import codec
 from shared.schemas import Alert, Modality, SignalKind
 from shared.settings import Settings
@@ -77,6 +77,65 @@ def test_filters() -> None:
     assert matches(buildup, args(kind=["military_buildup", "threat"]))
     assert not matches(buildup, args(kind=["sanctions"]))
     assert matches(pressure, args(target=["Russia"], rule=["sanctions-pressure"]))
+
+
+EVIL = "\u001b]0;pwned\u0007\u001b[2J\u009b31m\u202eevil\r"
+# Bytes a terminal acts on: ESC, BEL, CR, C1 CSI (UTF-8), the bidi override (UTF-8).
+RAW_CONTROLS = (b"\x1b", b"\x07", b"\r", b"\xc2\x9b", b"\xe2\x80\xae")
+
+
+def evil_alert() -> Alert:
+    """An alert whose every article-derived text carries terminal control sequences."""
+    alert = sample_alerts()[0]
+    article = alert.articles[0].model_copy(
+        update={"title": "Title " + EVIL, "source": "Source " + EVIL}
+    )
+    evidence = [
+        ev.model_copy(update={"sentence": "Sentence " + EVIL + "\nfake line", "cue": EVIL})
+        for ev in alert.evidence
+    ]
+    return alert.model_copy(
+        update={
+            "summary": "Summary " + EVIL,
+            "title": EVIL,
+            "articles": [article, *alert.articles[1:]],
+            "evidence": evidence,
+            "group": alert.group.model_copy(update={"actors": [EVIL]}),
+        }
+    )
+
+
+def test_readable_format_escapes_what_a_terminal_would_obey() -> None:
+    alert = evil_alert()
+    text = format_alert(alert, colour=True)
+    assert r"Summary \x1b]0;pwned\x07\x1b[2J\x9b31m\u202eevil\x0d" in text  # shown, escaped
+    for code in (*COLOURS.values(), DIM, OFF):
+        text = text.replace(code, "")  # our own colours (on a terminal only) are the exception
+    assert not [raw for raw in RAW_CONTROLS if raw in text.encode()]
+    # "\nfake line" inside a sentence does not start a line of its own
+    assert len(text.splitlines()) == 1 + 2 * len(alert.evidence)
+
+
+@pytest.mark.kafka
+def test_brink_alerts_prints_no_raw_control_bytes(settings: Settings) -> None:
+    alert = evil_alert()
+    producer = KafkaProducer(**settings.kafka_python())
+    producer.send(settings.topics.alerts, key=b"k", value=codec.encode(alert))
+    producer.flush()
+    producer.close()
+    for extra in ([], ["--json"]):
+        out = subprocess.run(
+            [sys.executable, "-m", "services.cli", "alerts", "--from-beginning", *extra],
+            cwd=ROOT,
+            env=settings_env(settings),
+            capture_output=True,
+            timeout=60,
+            check=True,
+        ).stdout
+        assert b"pwned" in out, out
+        assert not [raw for raw in RAW_CONTROLS if raw in out], out
+        if extra:
+            assert json.loads(out) == json.loads(codec.encode(alert))
 
 
 @pytest.mark.kafka

@@ -11,6 +11,7 @@ import pytest
 
 from services.cli.publish import Summary, expand, map_corpus, records_from_bytes
 from services.ingest.http_api import HttpError, handle_post
+from shared.limits import LimitError
 from tests.conftest import SEEDS
 
 Sent = list[tuple[bytes | None, bytes]]
@@ -48,6 +49,17 @@ def test_records_are_split_by_format_and_bad_ones_sent_as_they_are() -> None:
     assert list(records_from_bytes(bad_utf8, "text", None)) == [bad_utf8]
     assert list(records_from_bytes(lines, "sniff", None))[1] == b'{"text": "b", '
     assert list(records_from_bytes(b"Headline\n\nBody", "sniff", None)) == [b"Headline\n\nBody"]
+
+
+def test_items_too_deep_to_write_out_again_are_refused_not_fatal() -> None:
+    deep = "[" * 300 + "]" * 300  # orjson reads 1024 levels but writes only 255
+    array = f'[{{"text": "a"}}, {{"text": "b", "meta": {{"x": {deep}}}}}]'.encode()
+    out = list(records_from_bytes(array, "json", "Wire"))
+    assert orjson.loads(out[0]) == {"text": "a", "source": "Wire"}
+    assert isinstance(out[1], LimitError) and out[1].reason == "too_deep"
+    one = f'{{"text": "b", "meta": {{"x": {deep}}}}}'.encode()
+    assert list(records_from_bytes(one, "json", "Wire")) == [one]
+    assert list(records_from_bytes(one + b"\n" + one, "jsonl", "Wire")) == [one, one]
 
 
 def test_directories_are_read_recursively_and_missing_paths_fail(tmp_path: Path) -> None:
@@ -96,12 +108,13 @@ def test_http_refuses_what_it_cannot_take() -> None:
     status, answer, sent = post(b'{"titel": "x", "text": "y"}')
     assert (status, answer["errors"][0]["reason"], sent) == (422, "unknown_fields", [])
     assert post(b'{"text": "   "}')[0] == 422
-    for body, ctype, code in [
-        (b'{"text": "cut', "application/json", 400),
-        (b"\xff\xfe", "text/plain", 400),
-        (b"", "application/json", 400),
-        (b"<xml/>", "application/xml", 415),
+    for body, ctype, code, reason in [
+        (b'{"text": "cut', "application/json", 400, "malformed_json"),
+        (b"\xff\xfe", "text/plain", 400, "invalid_utf8"),
+        (b"", "application/json", 400, "empty"),
     ]:
-        with pytest.raises(HttpError) as info:
-            post(body, ctype)
-        assert info.value.status == code
+        status, answer, sent = post(body, ctype)
+        assert (status, answer["error"], sent) == (code, reason, [])
+    with pytest.raises(HttpError) as info:
+        post(b"<xml/>", "application/xml")
+    assert info.value.status == 415
