@@ -25,7 +25,7 @@ from services.ingest.normalise import normalise
 from shared import codec
 from shared.codec import DecodeError
 from shared.schemas import Article, EnrichedArticle, RawArticle
-from shared.text import terminal_safe_json
+from shared.text import terminal_safe, terminal_safe_json
 
 _YEAR = re.compile(r"\b(19|20)\d\d\b")
 
@@ -111,7 +111,7 @@ def read_articles(stream: TextIO, limit: int | None = None) -> Iterator[Article]
         try:
             yield article_from_record(obj)
         except DecodeError as exc:  # what ingest would dead-letter: say so, carry on
-            print(f"record {n}: {exc.reason}: {exc.detail}", file=sys.stderr)
+            print(f"record {n}: {exc.reason}: {terminal_safe(exc.detail)}", file=sys.stderr)
 
 
 def result_line(enriched: EnrichedArticle, alerts: Sequence[Any]) -> dict[str, Any]:
