@@ -2,11 +2,11 @@
 
 Each signal contributes its kind's Goldstein weight (sign flipped: conflict counts up),
 scaled by how the article presents it: done or happening counts fully; demanded or called for
-counts as pressure (a threatened step); hedged (could, would, if, plans) counts half; negated,
+counts as pressure (a threatened step); hedged (could, would, if, plans) counts 0.35 (one hedged act alone stays under the threshold); negated,
 historical and figurative uses count nothing. Within a kind the strongest signal counts fully
 and each further one a quarter (repetition is evidence, not a new event), up to three more.
 De-escalation that happened (withdrawal, ceasefire, sanctions lifted) subtracts the same way;
-a call to de-escalate subtracts nothing, a possible one ("may lift") half. The verdict is ``score >= THRESHOLD``.
+a call to de-escalate subtracts nothing, a possible one ("may lift") 0.35. The verdict is ``score >= THRESHOLD``.
 """
 
 from __future__ import annotations
