@@ -425,6 +425,8 @@ class Enricher:
             info = lexicon.kinds()[kind]
             # a threat is about what may come: "would take further action if ..." is the threat
             hedged = hit.hedged and kind not in scoring.FUTURE_KINDS
+            if kind != hit.kind and kind == "sanctions":
+                hedged = False  # sanctions that stay are in force, however the refusal is put
             mod = scoring.modality(
                 negated=negated, hedged=hedged, demanded=hit.demanded, historical=historical
             )
