@@ -188,6 +188,15 @@ class EnrichedArticle(_Frozen):
     score: float = Field(description="Escalation score, 0 (none) and up; de-escalation lowers it.")
     escalation: bool = Field(description="Article-level verdict by the rubric in DESIGN.md.")
     status: Literal["ok", "skipped_language", "empty"] = "ok"
+    genre: str | None = Field(
+        None,
+        description=(
+            "Document genre by Brink's genre model (politics, business, sport, entertainment, "
+            "tech); in a confidently sport, entertainment or tech article escalation signals "
+            "are set aside, in business ones armed and threat signals (docs/enrichment.md)."
+        ),
+    )
+    genre_probability: float | None = Field(None, description="The genre model's probability.")
     model: ModelInfo
     enriched_at: UtcDatetime
 

@@ -43,6 +43,7 @@ from services.enrichment.components import (
     add_brink_components,
     lemma_exceptions,
 )
+from services.enrichment.genre import GenreModel
 from services.enrichment.hits import Place
 from shared.language import detect_language
 from shared.schemas import (
@@ -62,6 +63,14 @@ Status = Literal["ok", "skipped_language", "empty"]
 ENTITY_LABELS = frozenset({"PERSON", "ORG", "GPE", "NORP", "LOC", "FAC"})
 # Places that are not polities (seas, regions, buildings) are entities but never an actor or target.
 PARTY_LABELS = ENTITY_LABELS - {"LOC", "FAC"}
+# Genres outside news about states and armed groups (services/enrichment/genre.py), and how
+# sure the genre model must be before it sets signals aside (docs/enrichment.md, "Genre").
+OFF_TOPIC = frozenset({"sport", "entertainment", "tech"})
+OFF_TOPIC_CONFIDENCE = 0.9
+BUSINESS_CONFIDENCE = 0.9
+FIGURATIVE_IN_BUSINESS = frozenset(
+    {"armed_clash", "threat", "military_buildup", "mobilization", "ultimatum"}
+)
 # Lifting sanctions that is refused or ruled out keeps them: pressure, not de-escalation.
 KEPT_IF_NOT_LIFTED = frozenset({"lift-sanctions", "sanctions-lifting", "dep-sanctions-lifted"})
 WHERE_PREPS = frozenset({"in", "inside", "into", "across", "over", "on", "near", "along", "off"})
@@ -90,6 +99,7 @@ class _Work:
     signals: list[Signal] = field(default_factory=list)
     entities: dict[tuple[int, int], Entity] = field(default_factory=dict)
     persons: set[str] = field(default_factory=set)
+    genre: tuple[str, float] | None = None
 
 
 class Enricher:
@@ -108,6 +118,7 @@ class Enricher:
         self.mode = mode
         self.max_chars = max_chars
         self.gazetteer: Gazetteer = self.nlp.get_pipe("brink_gazetteer")  # type: ignore[assignment]
+        self.genres = GenreModel.load()
         self._prefilter_index()
         self._second_pass()
         meta = self.nlp.meta
@@ -253,6 +264,8 @@ class Enricher:
             self._fast(todo)
         else:
             self._full(todo)
+        for w in todo:
+            self._judge_genre(w)
         now = utcnow()
         out = []
         for w in work:
@@ -265,11 +278,31 @@ class Enricher:
                     score=value,
                     escalation=scoring.verdict(value),
                     status=w.status,
+                    genre=w.genre[0] if w.genre else None,
+                    genre_probability=round(w.genre[1], 3) if w.genre else None,
                     model=self.model,
                     enriched_at=now,
                 )
             )
         return out
+
+    def _judge_genre(self, w: _Work) -> None:
+        """The document's genre, and the signals it sets aside: none in news about states; in
+        a confidently sport, entertainment or tech article every escalation signal ("an army
+        of fans", a war film's "bomb attack"); in a business or markets article the armed and
+        threat kinds ("supermarkets go to war", a Gulf attack as background to oil prices)
+        unless the signal names both sides as parties, while sanctions, embargoes and
+        expulsions, which are news between states wherever they are reported, stay."""
+        genre, p = self.genres.classify(w.article.title, w.article.body)
+        w.genre = (genre, p)
+        if genre in OFF_TOPIC and p >= OFF_TOPIC_CONFIDENCE:
+            w.signals = [s for s in w.signals if s.kind == SignalKind.DEESCALATION]
+        elif genre == "business" and p >= BUSINESS_CONFIDENCE:
+            w.signals = [
+                s
+                for s in w.signals
+                if s.kind.value not in FIGURATIVE_IN_BUSINESS or _between_parties(s)
+            ]
 
     def _prepare(self, article: Article) -> _Work:
         text = article_text(article)
@@ -564,6 +597,12 @@ def surface_pattern(
             loose["LOWER"] = lower
         out.append(loose)
     return out
+
+
+def _between_parties(signal: Signal) -> bool:
+    """Both sides named as coded parties ("Iraq said its forces sank three Iranian boats"): news
+    between states even inside a markets story, unlike "oil stability despite Gulf attack"."""
+    return bool(signal.actor and signal.actor.code and signal.target and signal.target.code)
 
 
 def _announced(sent: Span, cue: Token) -> bool:
