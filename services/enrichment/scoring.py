@@ -25,6 +25,10 @@ MULTIPLIER = {
     Modality.HISTORICAL: 0.0,
 }
 EXTRA_WEIGHT = 0.25
+# Kinds whose demand is itself pressure between states ("called for sanctions").
+PRESSURE_KINDS = frozenset(
+    {SignalKind.SANCTIONS, SignalKind.EMBARGO, SignalKind.DIPLOMATIC_EXPULSION}
+)
 # Kinds that announce what may come: their conditionals and modals are the threat, not a hedge.
 FUTURE_KINDS = frozenset({"threat", "ultimatum"})
 MAX_EXTRA = 3
@@ -49,8 +53,12 @@ def modality(*, negated: bool, hedged: bool, demanded: bool, historical: bool) -
 
 
 def contribution(signal: Signal) -> float:
-    """How much one signal moves the score (negative for de-escalation)."""
+    """How much one signal moves the score (negative for de-escalation). A call for sanctions,
+    an embargo or an expulsion is pressure (a threatened step); a call for force ("MPs backed
+    the invasion") or for a deployment counts like a hedged act."""
     mult = MULTIPLIER[signal.modality]
+    if signal.modality == Modality.DEMANDED and signal.kind not in PRESSURE_KINDS:
+        mult = MULTIPLIER[Modality.HYPOTHETICAL]
     if signal.kind == SignalKind.DEESCALATION and signal.modality == Modality.DEMANDED:
         return 0.0
     return -signal.weight * mult
