@@ -62,6 +62,15 @@ def _year_of(tok: Token) -> int | None:
     return None
 
 
+def _beyond_target_prep(tok: Token, head: Token) -> bool:
+    """Whether ``tok`` hangs below ``head`` through a target preposition ("against", "on")."""
+    while tok.i != head.i and tok.head.i != tok.i:
+        if tok.dep_ == "prep" and tok.lower_ in TARGET_PREPS:
+            return True
+        tok = tok.head
+    return False
+
+
 def _owned(doc: Doc, cue: set[int]) -> bool:
     """Whether a cue names whose it is ("Iranian attacks", "Iraq's offensive"): a real act,
     not one only guarded against ("to protect shipping from attack")."""
@@ -256,9 +265,10 @@ def actor_target(
     """
     head = doc[hit.head]
     cue = range(hit.start, hit.end)
-    owners = [
+    owners = [  # "build-up of Russian troops", but in "the fight against Tamil guerrillas" not Tamil
         c.i
         for i in cue
+        if not _beyond_target_prep(doc[i], head)
         for c in doc[i].children
         if c.dep_ in ("poss", "amod", "compound", "nmod") and c.pos_ in ("PROPN", "ADJ")
     ]
@@ -311,7 +321,9 @@ def actor_target(
                 targets += _subjects(t)  # the accuser is the one it is done to, failing better
                 break
             if t.i != head.i and below.dep_ == "xcomp" and lemma in words["bidding"]:
-                actors += [o.i for o in _objects(t)]  # "called on Russia to withdraw troops"
+                bidden = [o.i for o in _objects(t)]  # "called on Russia to withdraw troops"
+                hit.bidden += bidden
+                actors += bidden
             evidence = lemma in words["evidential"]  # "satellite images show a build-up"
             for c in t.children:
                 if c.dep_ == "agent":
@@ -457,8 +469,10 @@ def non_party_actor(
     for i in hit.actors:
         if i in hit.speakers:
             return False
-        if hit.start <= i < hit.end:  # "air strikes kill 30": the cue is not its own actor
-            continue
+        if any(p.start <= i < p.end for p in places):
+            return False  # "the U.S. attack", "Russia": a party
+        if hit.start <= i < hit.end or i in hit.bidden:
+            continue  # "air strikes kill 30": the cue is not its own actor; "ordered a cut to"
         tok = doc[i]
         if tok.lemma_.lower() in places_not_parties:
             continue  # a misparsed headline's "army post" or "town" is where, not who

@@ -36,3 +36,4 @@ class Hit:
     actors: list[int] = field(default_factory=list)
     targets: list[int] = field(default_factory=list)
     speakers: list[int] = field(default_factory=list)  # actors of last resort: who said it
+    bidden: list[int] = field(default_factory=list)  # who was called on or ordered to act
