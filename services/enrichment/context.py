@@ -64,7 +64,7 @@ def _year_of(tok: Token) -> int | None:
 
 def _beyond_target_prep(tok: Token, head: Token) -> bool:
     """Whether ``tok`` hangs below ``head`` through a target preposition ("against", "on")."""
-    while tok.i != head.i and tok.head.i != tok.i:
+    while tok.i not in (head.i, tok.head.i):
         if tok.dep_ == "prep" and tok.lower_ in TARGET_PREPS:
             return True
         tok = tok.head
