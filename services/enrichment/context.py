@@ -62,6 +62,39 @@ def _year_of(tok: Token) -> int | None:
     return None
 
 
+def _addressees(hit: Hit, doc: Doc, words: Mapping[str, frozenset[str]]) -> list[int]:
+    """Targets of last resort that the sentence names by what the act is for: the other side
+    of a reciprocal act ("India, Pakistan trade fire"), the one a threat's condition is about
+    ("... if Washington pressed ahead"), the one a show of force is aimed at ("to deter
+    Iran", "as a warning to Iran", "to intimidate the island")."""
+    head = doc[hit.head]
+    sent = head.sent
+    out: list[int] = []
+    if hit.pattern in RECIPROCAL_PATTERNS or head.lemma_.lower() == "clash":
+        subjects = [t for t in sent if t.dep_ in ("nsubj", "ROOT") and t.pos_ == "PROPN"]
+        out += [c.i for t in subjects for c in t.children if c.dep_ in ("conj", "appos")]
+    if hit.kind in ("threat", "ultimatum", "armed_clash"):
+        for t in sent:
+            if t.dep_ == "advcl" and any(
+                c.dep_ == "mark" and c.lower_ in ("if", "unless") for c in t.children
+            ):
+                out += [c.i for c in t.children if c.dep_ in ("nsubj", "nsubjpass") and _np_ok(c)]
+    if hit.kind in ("military_buildup", "threat", "mobilization"):
+        for t in sent:
+            lemma = t.lemma_.lower()
+            if lemma in words["aimed_at"] and t.pos_ == "VERB":
+                out += [c.i for c in t.children if c.dep_ == "dobj" and _np_ok(c)]
+            if lemma in ("warning", "message", "signal") and t.pos_ == "NOUN":
+                out += [
+                    g.i
+                    for c in t.children
+                    if c.dep_ == "prep" and c.lower_ == "to"
+                    for g in c.children
+                    if _np_ok(g)
+                ]
+    return out
+
+
 def _beyond_target_prep(tok: Token, head: Token) -> bool:
     """Whether ``tok`` hangs below ``head`` through a target preposition ("against", "on")."""
     while tok.i not in (head.i, tok.head.i):
@@ -337,6 +370,8 @@ def actor_target(
         below, t = t, t.head
     # the receiver: target prepositions on the cue words, the verb that governs them and the
     # objects of the verbs among them
+    if hit.kind in ("threat", "ultimatum"):  # "threatens to cut gas supply to Spain"
+        holders += [c for h in list(holders) for c in h.children if c.dep_ == "xcomp"]
     holders += [o for h in list(holders) if h.pos_ == "VERB" for o in _objects(h, preps=False)]
     from_ok = expulsion or hit.kind == "deescalation"
     seen: set[int] = set()
@@ -344,7 +379,9 @@ def actor_target(
         if h.i in seen:
             continue
         seen.add(h.i)
-        preps = [c for c in h.children if c.dep_ == "prep"]
+        preps = [
+            c for c in h.children if c.dep_ == "prep" or (c.dep_ == "dative" and c.pos_ == "ADP")
+        ]
         preps += [  # "buildup close to Ukraine's border"
             p
             for c in h.children
@@ -388,6 +425,7 @@ def actor_target(
         ]
         shooters = [i for i in actors if i not in owners and i not in launched]
         actors, targets = [*owners, *launched], [*shooters, *targets]
+    targets += _addressees(hit, doc, words)
     start = dateline_end(head.sent)
     if start > head.sent.start:  # "LONDON, March 15 - Iran's leader ... warned": not London
         actors = [
@@ -400,6 +438,7 @@ def actor_target(
     return actors, targets
 
 
+RECIPROCAL_PATTERNS = frozenset({"exchange-fire", "cross-border"})
 SENDER_PATTERNS = frozenset({"shootdown"})  # defence: the escalation is the sender's
 VICTIM_SUBJECT_PATTERNS = frozenset({"come-under-attack"})
 DASHES = frozenset({"-", "--", "\u2013", "\u2014"})

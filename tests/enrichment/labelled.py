@@ -157,14 +157,17 @@ class Report:
     kind_recall: dict[str, tuple[int, int]]
     parties: tuple[int, int]  # labelled signals with actor and target: right, total
     errors: list[tuple[Unit, EnrichedArticle]]
+    # of those whose kind was found: actor right, target right, both right, found
+    found_parties: tuple[int, int, int, int] = (0, 0, 0, 0)
 
 
 def evaluate(units: Sequence[Unit], results: Sequence[EnrichedArticle]) -> Report:
     overall = Scores()
     groups: dict[str, Scores] = {}
-    found: Counter[str] = Counter()
+    kinds_found: Counter[str] = Counter()
     total: Counter[str] = Counter()
     right = labelled = 0
+    actor_ok = target_ok = found = 0
     errors = []
     for u, r in zip(units, results, strict=True):
         overall.add(u.escalation, r.escalation)
@@ -177,11 +180,18 @@ def evaluate(units: Sequence[Unit], results: Sequence[EnrichedArticle]) -> Repor
         got = counting_kinds(r)
         for k in set(u.kinds):
             total[k] += 1
-            found[k] += k in got
+            kinds_found[k] += k in got
         for sig in u.signals:
             if not (sig.get("actor") and sig.get("target")):
                 continue
             labelled += 1
+            same = [s for s in r.signals if s.kind.value == sig["kind"]]
+            if same:
+                found += 1
+                a_ok = any(s.actor is not None and s.actor.code == sig["actor"] for s in same)
+                t_ok = any(s.target is not None and s.target.code == sig["target"] for s in same)
+                actor_ok += a_ok
+                target_ok += t_ok
             right += any(
                 s.kind.value == sig["kind"]
                 and s.actor is not None
@@ -191,7 +201,12 @@ def evaluate(units: Sequence[Unit], results: Sequence[EnrichedArticle]) -> Repor
                 for s in r.signals
             )
     return Report(
-        overall, groups, {k: (found[k], total[k]) for k in total}, (right, labelled), errors
+        overall,
+        groups,
+        {k: (kinds_found[k], total[k]) for k in total},
+        (right, labelled),
+        errors,
+        (actor_ok, target_ok, right, found),
     )
 
 
@@ -210,6 +225,12 @@ def print_report(name: str, rep: Report) -> None:
     print("  kind recall:", {k: f"{a}/{b}" for k, (a, b) in sorted(rep.kind_recall.items())})
     right, n = rep.parties
     print(f"  actor+target: {right}/{n} = {right / n if n else 0:.3f}")
+    a, t, both, found = rep.found_parties
+    if found:
+        print(
+            f"  of {found} signals whose kind was found: actor {a / found:.3f}, "
+            f"target {t / found:.3f}, both {both / found:.3f}"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
