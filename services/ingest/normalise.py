@@ -34,7 +34,15 @@ BINARY = "binary"
 EMPTY_BODY = "empty_body"
 INVALID_TIMESTAMP = "invalid_timestamp"
 PROCESSING_ERROR = "processing_error"
-REASONS = (*codec.REASONS, BINARY, EMPTY_BODY, INVALID_TIMESTAMP, PROCESSING_ERROR)
+PRODUCE_REFUSED = "produce_refused"  # the broker will never take this record's output
+REASONS = (
+    *codec.REASONS,
+    BINARY,
+    EMPTY_BODY,
+    INVALID_TIMESTAMP,
+    PROCESSING_ERROR,
+    PRODUCE_REFUSED,
+)
 
 # Room left in a record for the duplicate information the worker adds after `process`.
 DUPLICATE_ROOM = 256
@@ -193,8 +201,16 @@ def strip_tags(markup: str) -> str:
     return "".join(out)
 
 
+# trafilatura costs several seconds per MB (lxml alone a fraction of one): past this size the
+# page's text comes from lxml, so one record cannot hold the consumer for long.
+TRAFILATURA_MAX_CHARS = 300_000
+
+
 def html_to_text(markup: str) -> str:
-    """Main text of an HTML page (trafilatura), or all text of a fragment it gives up on (lxml)."""
+    """Main text of an HTML page (trafilatura), or all text of a fragment it gives up on or of a
+    page over `TRAFILATURA_MAX_CHARS` (lxml)."""
+    if len(markup) > TRAFILATURA_MAX_CHARS:
+        return _lxml_text(markup)
     import trafilatura
 
     extracted = trafilatura.extract(
