@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, ClassVar
 
-from kafka.errors import KafkaTimeoutError, MessageSizeTooLargeError
+import pytest
+from kafka import TopicPartition
+from kafka.errors import KafkaConnectionError, KafkaTimeoutError, MessageSizeTooLargeError
 
 from services.ingest import worker as worker_module
 from services.ingest.config import IngestConfig
@@ -228,3 +230,97 @@ def test_health_is_starting_then_503_with_the_reason_while_sends_keep_failing() 
     problems = unhealthy[-1]["problems"]
     assert isinstance(problems, dict) and "not acknowledged" in problems["output"]
     assert w.report() == (True, {"state": "running"})  # recovered: healthy again
+
+
+# ---------------------------------------------------------------- the loop and a dying broker
+class FakeConsumer:
+    """A group consumer whose broker refuses connections on some polls, as when it was killed."""
+
+    script: ClassVar[list[Any]] = []
+    commits: ClassVar[list[Any]] = []
+    worker: ClassVar[IngestWorker | None] = None
+
+    def __init__(self, *topics: str, **conf: Any) -> None:
+        self.listener: Any = None
+
+    def subscribe(self, topics: list[str], listener: Any = None) -> None:
+        self.listener = listener
+
+    def poll(self, timeout_ms: int = 0, **kwargs: Any) -> Any:
+        if self.listener is not None:
+            self.listener.on_partitions_assigned([TopicPartition("unit.articles.raw", 0)])
+        if not FakeConsumer.script:
+            assert FakeConsumer.worker is not None
+            FakeConsumer.worker.stop()
+            return {}
+        step = FakeConsumer.script.pop(0)
+        if isinstance(step, BaseException):
+            raise step
+        return step
+
+    def commit(self, offsets: Any = None) -> None:
+        FakeConsumer.commits.append(offsets)
+
+    def assignment(self) -> set[TopicPartition]:
+        return {TopicPartition("unit.articles.raw", 0)}
+
+    def highwater(self, tp: TopicPartition) -> int:
+        return 2
+
+    def position(self, tp: TopicPartition) -> int:
+        return 2
+
+    def close(self, **kwargs: Any) -> None:
+        return None
+
+
+class FakeTail(FakeConsumer):
+    def end_offsets(self, tps: Any) -> Any:
+        return dict.fromkeys(tps, 0)
+
+    def poll(self, timeout_ms: int = 0, **kwargs: Any) -> Any:
+        return {}
+
+    def position(self, tp: TopicPartition) -> int:
+        return 0
+
+
+class FakeAdmin:
+    def __init__(self, **conf: Any) -> None:
+        return None
+
+    def remove_group_members(self, *args: Any) -> dict[str, Any]:
+        return {}
+
+    def close(self) -> None:
+        return None
+
+
+def test_the_loop_survives_a_broker_that_refuses_connections(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # kill -9 of the broker once made consumer.poll() raise KafkaConnectionError out of run().
+    acked = FlakyProducer(outage=0)
+    monkeypatch.setattr(worker_module, "KafkaConsumer", FakeConsumer)
+    monkeypatch.setattr(worker_module, "KafkaProducer", lambda **conf: acked)
+    monkeypatch.setattr(worker_module, "KafkaAdminClient", FakeAdmin)
+    monkeypatch.setattr(worker_module, "ensure_topics", lambda *a, **k: None)
+    monkeypatch.setattr(worker_module, "ensure_state_topic", lambda *a, **k: None)
+    monkeypatch.setattr(IngestWorker, "_replay_state", lambda self: FakeTail())
+    tp = TopicPartition("unit.articles.raw", 0)
+
+    def rec(offset: int) -> SimpleNamespace:
+        value = b'{"text": "Troops massed at the border, officials said.", "url": "https://x.example/%d"}'
+        return SimpleNamespace(
+            topic=tp.topic, partition=0, offset=offset, key=None, value=value % offset, headers=[]
+        )
+
+    refused = KafkaConnectionError("111 ECONNREFUSED")
+    FakeConsumer.script = [refused, {tp: [rec(0)]}, refused, refused, {tp: [rec(1)]}]
+    FakeConsumer.commits = []
+    w = IngestWorker(Settings(topic_prefix="unit."), IngestConfig())
+    FakeConsumer.worker = w
+    w.run()  # returns only because the script ends with stop(); raised before
+    articles = [v for v in acked.acked if v is not None and b'"schema"' in v]
+    assert len(articles) == 2
+    assert [o[tp].offset for o in FakeConsumer.commits] == [1, 2]

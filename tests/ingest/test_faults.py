@@ -231,7 +231,7 @@ def test_ingest_survives_a_broker_killed_with_9_and_loses_nothing(
     rounds = 3
     for r in range(rounds):
         producer = KafkaProducer(acks="all", **settings.kafka_python())
-        for i in range(30):
+        for i in range(150):  # enough that ingest is often still at work when the broker dies
             producer.send(settings.topics.raw, value=story(i, f"r{r}"))
             sent.add(expected_id(i, f"r{r}"))
         producer.flush(60)
@@ -254,3 +254,4 @@ def test_ingest_survives_a_broker_killed_with_9_and_loses_nothing(
     finally:
         out.close()
     svc.wait_healthy(timeout=120)  # and it never exited (healthy() fails if it did)
+    assert "ECONNREFUSED" in svc.log_path.read_text()  # it did meet the dead broker
