@@ -16,6 +16,7 @@ M = TypeVar("M", bound=BaseModel)
 # Fixed set of reasons: safe as a Prometheus label.
 EMPTY = "empty"
 TOO_LARGE = "too_large"
+TOO_DEEP = "too_deep"
 INVALID_UTF8 = "invalid_utf8"
 MALFORMED_JSON = "malformed_json"
 NOT_AN_OBJECT = "not_an_object"
@@ -25,6 +26,7 @@ UNKNOWN_FIELDS = "unknown_fields"
 REASONS = (
     EMPTY,
     TOO_LARGE,
+    TOO_DEEP,
     INVALID_UTF8,
     MALFORMED_JSON,
     NOT_AN_OBJECT,
@@ -44,8 +46,16 @@ class DecodeError(ValueError):
 
 
 def encode(model: BaseModel) -> bytes:
-    """Serialise a schema model to compact JSON bytes (field aliases, UTC ISO timestamps)."""
-    return orjson.dumps(model.model_dump(mode="json", by_alias=True, exclude_none=False))
+    """Serialise a schema model to compact JSON bytes (field aliases, UTC ISO timestamps).
+
+    Raises `DecodeError` (``too_deep``, or ``invalid_fields`` for a value JSON cannot hold)
+    rather than pydantic's or orjson's own errors, so a caller handles one error type.
+    """
+    try:
+        return orjson.dumps(model.model_dump(mode="json", by_alias=True, exclude_none=False))
+    except (ValueError, TypeError) as exc:  # orjson.JSONEncodeError is a TypeError
+        deep = "depth" in str(exc) or "Recursion" in str(exc)
+        raise DecodeError(TOO_DEEP if deep else INVALID_FIELDS, f"cannot encode: {exc}") from None
 
 
 def dumps(obj: Any) -> bytes:
@@ -66,9 +76,14 @@ def loads_object(data: bytes, *, max_bytes: int | None = None) -> dict[str, Any]
     try:
         obj = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        raise DecodeError(MALFORMED_JSON, str(exc)) from None
+        # orjson stops at 1024 levels ("depth limit exceeded"): that is a shape limit, not a typo.
+        reason = TOO_DEEP if "depth limit" in str(exc) else MALFORMED_JSON
+        raise DecodeError(reason, str(exc)) from None
     if not isinstance(obj, dict):
         raise DecodeError(NOT_AN_OBJECT, f"expected a JSON object, got {type(obj).__name__}")
+    from shared.limits import check_depth  # limits builds on this module's DecodeError
+
+    check_depth(obj)
     return obj
 
 

@@ -6,22 +6,31 @@ produces well below both, so a record is refused by Brink with a reason (``too_l
 ``too_deep``) and dead-lettered, never by the broker after it was accepted.
 
 Pure data and plain functions: importing this reads no environment and opens no connection.
+What happens past each limit is listed in docs/security.md ("Limits").
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-# What a producing stage may write in one record (value bytes, after encoding).
+from shared.codec import DecodeError
+
+# What a producing stage may write in one record (value bytes, after encoding). Below the
+# topic's max.message.bytes (1,048,588) and the producer's max_request_size (1,048,576) with
+# room for key, headers and the record batch overhead, so the broker never refuses for size.
 MAX_RECORD_BYTES = 900_000
-# Room for the ``brink.dlq.*`` headers when a record is dead-lettered unchanged.
+# Room for the ``brink.dlq.*`` headers when a record is dead-lettered unchanged; a value over
+# this is cut to it in the dead letter (header ``brink.dlq.truncated`` gives the original size).
 MAX_DEADLETTER_VALUE_BYTES = 1_000_000
+# A raw record a Brink producer (HTTP API, feeds) writes to articles.raw.
+MAX_RAW_RECORD_BYTES = 1_000_000
 
 # Per-field limits on an article, in characters (after cleaning).
 MAX_TITLE_CHARS = 1_000
 MAX_SOURCE_CHARS = 300
 MAX_URL_CHARS = 4_096
 MAX_LANGUAGE_CHARS = 35  # BCP 47 tags are short; 35 covers every registered form
+MAX_ID_CHARS = 256  # the publisher's own id (Article.external_id)
 
 # Free-form ``meta``: nesting depth (the object itself is depth 1), keys in all, chars per string.
 MAX_META_DEPTH = 8
@@ -35,13 +44,11 @@ TOO_LARGE = "too_large"
 TOO_DEEP = "too_deep"
 
 
-class LimitError(ValueError):
-    """A value over one of the limits above; ``reason`` is ``too_large`` or ``too_deep``."""
+class LimitError(DecodeError):
+    """A value over one of the limits above; ``reason`` is ``too_large`` or ``too_deep``.
 
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
+    A `DecodeError` (so a ``ValueError``): whoever dead-letters decode errors dead-letters these.
+    """
 
 
 def check_record_size(data: bytes, *, limit: int = MAX_RECORD_BYTES, what: str = "record") -> None:

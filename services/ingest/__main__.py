@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+import threading
 from types import FrameType
 
 from services.ingest import metrics
@@ -26,9 +27,17 @@ def main() -> int:
     configure(settings.log_level)
     metrics.initialise()
     worker = IngestWorker(settings, config)
+    # The consumer runs in its own thread so /healthz can say when it died.
+    consumer = threading.Thread(target=worker.run, name="ingest-consumer", daemon=True)
 
     def health() -> tuple[bool, dict[str, object]]:
-        return worker.ready.is_set(), {"articles_remembered": len(worker.dedup)}
+        """503 while starting (until the partitions are assigned and caught up), when output
+        keeps failing or the broker stays unreachable, and when the consumer thread died."""
+        ok, details = worker.report()
+        if not consumer.is_alive() and not worker.stopping:
+            ok = False
+            details["problems"] = {"consumer": "the consumer thread died (see the log)"}
+        return ok, {**details, "articles_remembered": len(worker.dedup)}
 
     port = settings.metrics_port or DEFAULT_METRICS_PORT
     metrics_server = MetricsServer(settings.metrics_host, port, health=health).start()
@@ -66,7 +75,13 @@ def main() -> int:
             log.info(
                 "polling %d feed(s) every %.0f s", len(config.feeds), config.feed_interval_seconds
             )
-        worker.run()
+        consumer.start()
+        while consumer.is_alive():
+            consumer.join(0.5)  # wakes for signals
+        if not worker.stopping:  # it died: stay up so /healthz says so; SIGTERM stops us
+            log.error("the consumer thread died; /healthz is 503 until this process is restarted")
+            while not worker.stopping:
+                worker.wait_stop(1.0)
     finally:
         if feeds is not None:
             feeds.stop()

@@ -16,7 +16,7 @@ them from the persisted state), and so are the oldest once ``max_entries`` is re
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,8 +110,17 @@ def shingles(text: str, size: int) -> set[bytes]:
 class Deduplicator:
     """Remembers first copies within the window and classifies each new article against them."""
 
-    def __init__(self, config: DedupConfig | None = None) -> None:
+    def __init__(
+        self,
+        config: DedupConfig | None = None,
+        on_evict: Callable[[str, int], None] | None = None,
+    ) -> None:
+        """``on_evict(cause, n)`` is told of every eviction: cause ``window`` or ``cap``."""
         self.config = config or DedupConfig()
+        self._on_evict = on_evict
+        # Ids pushed out by the cap since the last `take_capped`: the caller deletes them from the
+        # persisted state too (tombstones), or the state topic would outgrow the cap.
+        self._capped: list[str] = []
         self._entries: dict[str, Entry] = {}  # insertion order ~ seen_at order
         self._by_hash: dict[str, str] = {}
         self._sketches: dict[str, MinHash] = {}
@@ -221,7 +230,14 @@ class Deduplicator:
             gone.append(article_id)
         for article_id in gone:
             self.forget(article_id)
+        if gone and self._on_evict is not None:
+            self._on_evict("window", len(gone))
         return gone
+
+    def take_capped(self) -> list[str]:
+        """Ids evicted by the ``max_entries`` cap since the last call (and forget the list)."""
+        capped, self._capped = self._capped, []
+        return capped
 
     def restore_all(self, entries: Iterable[Entry]) -> None:
         for entry in entries:
@@ -234,4 +250,8 @@ class Deduplicator:
             self._sketches[entry.id] = mh
             self._lsh.insert(entry.id, mh)
         if len(self._entries) > self.config.max_entries:
-            self.forget(next(iter(self._entries)))
+            oldest = next(iter(self._entries))
+            self.forget(oldest)
+            self._capped.append(oldest)
+            if self._on_evict is not None:
+                self._on_evict("cap", 1)

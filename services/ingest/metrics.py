@@ -30,6 +30,24 @@ PROCESSING = Histogram(
     "Time to validate, normalise and deduplicate one raw record.",
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
+DEDUP_EVICTED = Counter(
+    "brink_ingest_dedup_evicted_total",
+    "First copies the deduplicator forgot: past the window, or pushed out by "
+    "BRINK_INGEST_DEDUP_MAX_ENTRIES (cause=cap: the cap is too small for the traffic).",
+    ["cause"],
+)
+DEDUP_ENTRIES = Gauge(
+    "brink_ingest_dedup_entries",
+    "Articles the deduplicator remembers now (at most BRINK_INGEST_DEDUP_MAX_ENTRIES).",
+)
+OUTPUT_RETRIES = Counter(
+    "brink_ingest_output_retries_total",
+    "Records re-sent because the broker did not acknowledge them (transient errors).",
+)
+PRODUCER_RESETS = Counter(
+    "brink_ingest_producer_resets_total",
+    "Producers replaced after a fatal error (a refused record poisons an idempotent producer).",
+)
 LAG = Gauge(
     "brink_ingest_consumer_lag",
     "Records in articles.raw not yet committed by the ingest consumer group.",
@@ -45,3 +63,5 @@ def initialise() -> None:
         DUPLICATES.labels(kind=kind)
     for reason in REASONS:
         DEAD_LETTERED.labels(reason=reason)
+    for cause in ("window", "cap"):
+        DEDUP_EVICTED.labels(cause=cause)

@@ -146,3 +146,27 @@ def test_a_resend_of_a_later_copy_is_an_exact_copy_of_the_first(
         assert same_text.duplicate is not None and same_text.duplicate.of == a.id
     # The very same raw record delivered twice gets the verdict it got the first time.
     assert check(d, b, origin="1:1").duplicate == near.duplicate
+
+
+def test_evictions_are_counted_and_cap_evictions_are_handed_out_for_deletion(
+    corpus: dict[str, dict[str, Any]],
+) -> None:
+    counted: list[tuple[str, int]] = []
+    d = Deduplicator(
+        DedupConfig(window_seconds=DAY, max_entries=2), on_evict=lambda c, n: counted.append((c, n))
+    )
+    ids = [article(corpus, cid).id for cid in ("reuters-3854", "reuters-9628", "reuters-14881")]
+    for cid in ("reuters-3854", "reuters-9628", "reuters-14881"):
+        check(d, article(corpus, cid), now=0)
+    assert len(d) == 2 and counted == [("cap", 1)]
+    assert d.take_capped() == [ids[0]] and d.take_capped() == []  # to delete from the state
+    assert sorted(d.evict(2 * DAY)) == sorted(ids[1:])
+    assert counted == [("cap", 1), ("window", 2)]
+
+
+def test_the_cap_bounds_a_flood_of_distinct_articles() -> None:
+    d = Deduplicator(DedupConfig(max_entries=100))
+    for i in range(1000):
+        text = f"story number {i} " + " ".join(f"w{i}x{j}" for j in range(10))
+        d.check(f"id{i}", f"hash{i}", text, now=float(i))
+    assert len(d) == 100 and len(d.take_capped()) == 900
