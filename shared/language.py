@@ -10,8 +10,8 @@ the model is that sure; otherwise it is ``und`` and enrichment treats it as poss
 
 from __future__ import annotations
 
-import functools
 import re
+import threading
 from typing import Any
 
 MIN_WORDS = 3
@@ -20,13 +20,21 @@ SAMPLE_CHARS = 1500  # plenty for a reliable guess; the model's cost grows with 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
-@functools.cache
-def _identifier() -> Any:
-    from py3langid import langid
+_lock = threading.Lock()
+_model: list[Any] = []  # loaded once, on first use (about 30 MB): threads wait for one load
 
-    return langid.LanguageIdentifier.from_modelpath(
-        langid.MODEL_DIR / langid.MODEL_FILE, norm_probs=True
-    )
+
+def _identifier() -> Any:
+    with _lock:
+        if not _model:
+            from py3langid import langid
+
+            _model.append(
+                langid.LanguageIdentifier.from_modelpath(
+                    langid.MODEL_DIR / langid.MODEL_FILE, norm_probs=True
+                )
+            )
+        return _model[0]
 
 
 def detect_language(text: str) -> str:
