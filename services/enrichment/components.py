@@ -238,6 +238,8 @@ class SignalMatcher:
                 continue  # troops sent to a flood, a parade, an election
             if info.kind in _MEASURES and self.context.legal(span.sent):
                 continue  # a court's or a regulator's sanctions, a lawsuit's asset freeze
+            if pid in _NEEDS_CONSEQUENCE and not _CONSEQUENCE_WORDS & {t.lower_ for t in span.sent}:
+                continue  # "given ten days to reply" is a deadline, an ultimatum has an "or"
             if pid in _ATTACHED and not _attached(doc, s, e):
                 continue  # "stopped underpricing ... and had widened access": not one act
             end = s + 1 if info.first_only else e
@@ -249,6 +251,8 @@ class SignalMatcher:
 
 _DEPLOYMENTS = frozenset({"military_buildup", "mobilization"})
 _MEASURES = frozenset({"sanctions", "embargo"})
+_NEEDS_CONSEQUENCE = frozenset({"give-until"})
+_CONSEQUENCE_WORDS = frozenset({"or", "otherwise", "else", "face", "ultimatum", "consequences"})
 # Patterns whose last word must belong to the phrase of their first ("cut ... links").
 _ATTACHED = frozenset({"coerce-links", "asset-freeze", "expel-monitors", "fire-weapon"})
 
@@ -306,7 +310,11 @@ class SignalContext:
         hits = [
             h
             for h in hits
-            if h.pattern not in _ARMED_ACTOR or context.armed_actor(h, doc, places, self.armed)
+            if (h.pattern not in _ARMED_ACTOR or context.armed_actor(h, doc, places, self.armed))
+            and (
+                h.pattern not in _STATE_ACTOR
+                or context.state_actor(h, doc, places, self.words["party_nouns"])
+            )
         ]
         abstract = self.words["abstract_objects"]
         hits = [
@@ -333,6 +341,10 @@ _POLITICAL_BY_NATURE = frozenset({"assassinate"})
 
 # Attack verbs count only for an armed party or a state ("Straw attacked ..." is words).
 _ARMED_ACTOR = frozenset({"attack-verb-party"})
+
+# Coercion counts only when a state or its organs does it ("BA to suspend Saudi flights" is an
+# airline's timetable, "Russia suspended all flights to Georgia" is pressure).
+_STATE_ACTOR = frozenset({"coerce-links", "asset-freeze", "sanction-verb-party", "entity-list"})
 
 # Verbs whose object says whether they are force or figure ("hit Kyiv" / "hit relations").
 _OBJECT_CHECKED = frozenset({"attack-verb-party", "threaten-to", "strike-verb", "coerce-links"})

@@ -539,3 +539,19 @@ def armed_actor(hit: Hit, doc: Doc, places: Sequence[Place], armed: frozenset[st
         lo, hi = doc[i].left_edge.i, doc[i].right_edge.i + 1
         return any(lo <= p.start < hi and p.type != "organisation" for p in places)
     return False
+
+
+def state_actor(hit: Hit, doc: Doc, places: Sequence[Place], party_nouns: frozenset[str]) -> bool:
+    """Whether the one who takes a coercive step is a state or one of its organs: a gazetteer
+    place (or its organ: "Moscow's government", "the Russian ministry"), or a party noun
+    ("the government", "the council"). Unknown names (firms, airlines) are not."""
+    for i in hit.actors:
+        if i in hit.speakers or hit.start <= i < hit.end:
+            continue
+        tok = doc[i]
+        lo, hi = tok.left_edge.i, tok.right_edge.i + 1
+        if any(lo <= p.start < hi for p in places):
+            return True
+        return tok.pos_ == "NOUN" and tok.lemma_.lower() in party_nouns
+    sent = doc[hit.head].sent  # no actor named: a state in the sentence will do
+    return any(sent.start <= p.start < sent.end for p in places)
