@@ -24,6 +24,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from shared import deadletter
+from shared.limits import MAX_DEADLETTER_VALUE_BYTES
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,9 @@ def make_app(
         datadir=str(datadir),
         store="memory://",  # tables are rebuilt from their Kafka changelog on start
         table_cleanup_interval=30.0,
+        # aiokafka's and Kafka's own default (Faust lowers it to 1,000,000): the dead letter of
+        # any record up to limits.MAX_DEADLETTER_VALUE_BYTES, plus its headers, fits.
+        producer_max_request_size=1_048_576,
         broker_commit_every=100,
         broker_commit_interval=1.0,
         stream_wait_empty=False,
@@ -146,9 +150,19 @@ async def send_dead_letter(topic: Any, event: Any, *, stage: str, reason: str, d
     """Send ``event``'s record unchanged (key, value, headers) to the dead-letter ``topic``.
 
     Adds the ``brink.dlq.*`` headers, logs topic/partition/offset, and returns the send's
-    future so the caller can wait for the broker's acknowledgement before committing.
+    future so the caller can wait for the broker's acknowledgement before committing. A value
+    over `shared.limits.MAX_DEADLETTER_VALUE_BYTES` is cut to that size (the detail says so).
     """
     msg = event.message
+    value = msg.value
+    if value is not None and len(value) > MAX_DEADLETTER_VALUE_BYTES:
+        # Kept whole it could not be produced (the broker took it without Brink's headers):
+        # the first bytes and a note, rather than a worker that stops on it forever.
+        detail = (
+            f"{detail} [value of {len(value)} bytes cut to its first "
+            f"{MAX_DEADLETTER_VALUE_BYTES} to fit with these headers]"
+        )
+        value = value[:MAX_DEADLETTER_VALUE_BYTES]
     log.warning(
         "dead letter from %s[%d]@%d: %s: %s", msg.topic, msg.partition, msg.offset, reason, detail
     )
@@ -161,7 +175,7 @@ async def send_dead_letter(topic: Any, event: Any, *, stage: str, reason: str, d
         offset=msg.offset,
         original=[(k, bytes(v)) for k, v in (msg.headers or [])],
     )
-    return await topic.send(key=msg.key, value=msg.value, headers=headers)
+    return await topic.send(key=msg.key, value=value, headers=headers)
 
 
 # --------------------------------------------------------------------------- start-up
@@ -307,6 +321,12 @@ class FaustHealth:
 
     async def refresh(self) -> None:
         """Update ``caught_up`` and ``members`` (a Faust timer calls this every second)."""
+        try:
+            await self._refresh()
+        except Exception as exc:  # a rebalance under way: the next round asks again
+            log.debug("health not refreshed: %r", exc)
+
+    async def _refresh(self) -> None:
         if self.assigned is None:
             return
         sources = self.source_topics

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 
-from services.enrichment import metrics
+from services.enrichment import bounds, metrics
 from services.enrichment.app import APP_ID, EnrichmentService, worker
 from services.enrichment.pipeline import Enricher
 from shared.faust_app import ensure_app_topics, group_instance_id
@@ -22,7 +22,7 @@ def main() -> int:
     settings = Settings.from_env()
     configure(settings.log_level)
     batch_size = int(os.environ.get("BRINK_ENRICHMENT_BATCH_SIZE", "32"))
-    enricher = Enricher(batch_size=64)
+    enricher = Enricher(batch_size=64, max_chars=bounds.MAX_ANALYSED_CHARS)
     metrics.initialise()
     ensure_topics(settings)
     service = EnrichmentService(
