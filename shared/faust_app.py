@@ -264,8 +264,8 @@ def ensure_app_topics(
 class FaustHealth:
     """What /healthz says about a Faust service: 503 with a reason while it is starting
     (no assignment yet; partitions of its source topics exist but none is assigned although
-    this worker is the group's only member; not yet fetched to the end of what was there at
-    assignment), after any agent crashed (Faust logs "Crashed" and restarts the agent, but the
+    the group has no more members than partitions, as when a topic was missing when the group
+    was assigned; not yet fetched to the end of what was there at assignment), after any agent crashed (Faust logs "Crashed" and restarts the agent, but the
     batch it held was acknowledged: the truth is that the worker lost work), after a fatal
     error, and while sends keep failing (`MAX_SEND_FAILURES` in a row).
 
@@ -350,14 +350,14 @@ class FaustHealth:
 
     # the verdict ---------------------------------------------------------
     def source_partitions(self) -> int:
-        """Partitions of the source topics the consumer's metadata knows of."""
-        total = 0
+        """The fewest partitions of any source topic, by the consumer's metadata (0: unknown)."""
+        counts = []
         for topic in self.source_topics:
             try:
-                total += int(self.app.consumer.topic_partitions(topic) or 0)
+                counts.append(int(self.app.consumer.topic_partitions(topic) or 0))
             except Exception:  # consumer not started yet: nothing known
                 return 0
-        return total
+        return min(counts, default=0)
 
     def check(self) -> tuple[bool, dict[str, object]]:
         """(healthy, details): a `shared.metrics.HealthCheck`; ``details["reason"]`` says why not."""
@@ -377,8 +377,9 @@ class FaustHealth:
         elif (
             self.source_topics
             and not any(tp.topic in self.source_topics for tp in self.assigned)
-            and self.members == 1
-            and self.source_partitions() > 0
+            and self.members is not None
+            # with no more members than partitions, every member gets some of each topic
+            and 0 < self.members <= self.source_partitions()
         ):
             reason = "starting: no partitions of the source topics assigned"
         elif not self.caught_up:

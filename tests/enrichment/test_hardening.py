@@ -19,7 +19,8 @@ from tests.conftest import wait_for
 from tests.enrichment.conftest import make_article
 from tests.enrichment.test_service import read
 
-pytestmark = pytest.mark.kafka
+# real broker and real service processes (spaCy loaded in each): minutes in all
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 CALM = "The central bank left interest rates unchanged on Thursday, as expected. "
 

@@ -128,11 +128,13 @@ def test_health_states() -> None:
     health.send_ok()
     assert health.check()[0]
 
-    # assigned nothing of the source although this worker is the group's only member
+    # assigned nothing of the source although the group has no more members than partitions
     health.assigned = {TP("g-__assignor-__leader", 0)}
     health.members = 1
     ok, details = health.check()
     assert not ok and "no partitions of the source topics" in str(details["reason"])
+    health.members = 3
+    assert not health.check()[0]
     health.members = 4  # more members than partitions: a standby, healthy
     assert health.check()[0]
 
