@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import os
 
-from services.enrichment import metrics
-from services.enrichment.app import EnrichmentService, worker
+from services.enrichment import bounds, metrics
+from services.enrichment.app import APP_ID, EnrichmentService, worker
 from services.enrichment.pipeline import Enricher
+from shared.faust_app import ensure_app_topics, group_instance_id
 from shared.kafka_admin import ensure_topics
 from shared.lag import LagMonitor
 from shared.logs import configure
@@ -21,14 +22,24 @@ def main() -> int:
     settings = Settings.from_env()
     configure(settings.log_level)
     batch_size = int(os.environ.get("BRINK_ENRICHMENT_BATCH_SIZE", "32"))
-    enricher = Enricher(batch_size=64)
+    enricher = Enricher(batch_size=64, max_chars=bounds.MAX_ANALYSED_CHARS)
     metrics.initialise()
     ensure_topics(settings)
-    service = EnrichmentService(settings, enricher, batch_size=batch_size)
+    service = EnrichmentService(
+        settings,
+        enricher,
+        batch_size=batch_size,
+        instance_id=group_instance_id(APP_ID),  # static membership: see docs/enrichment.md
+    )
+    # every topic the worker touches exists before it subscribes (no fresh-prefix race)
+    ensure_app_topics(service.app, settings, service.sink, service.deadletter)
 
     def health() -> tuple[bool, dict[str, object]]:
+        ok, details = service.health.check()
+        if not service.started.is_set():
+            ok, details["reason"] = False, "starting: the Faust worker is not running yet"
         model = f"{enricher.model.name}-{enricher.model.version}"
-        return service.started.is_set(), {"model": model, "group": service.group_id}
+        return ok, {"model": model, "group": service.group_id, **details}
 
     port = settings.metrics_port or metrics.DEFAULT_METRICS_PORT
     server = MetricsServer(settings.metrics_host, port, health=health).start()

@@ -38,3 +38,10 @@ def initialise() -> None:
         ARTICLES.labels(status=status)
     for kind in SignalKind:
         SIGNALS.labels(kind=kind.value)
+
+
+CAPPED = Counter(
+    "brink_enrichment_capped_total",
+    "Enriched articles whose signals, entities or evidence were cut to the caps"
+    " (services/enrichment/bounds.py) before they were produced.",
+)

@@ -35,7 +35,7 @@ from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc, Span, Token
 from spacy.util import filter_spans
 
-from services.enrichment import lexicon, scoring
+from services.enrichment import bounds, lexicon, scoring
 from services.enrichment.components import (
     CachedAttributeRuler,
     CachedLemmatizer,
@@ -305,7 +305,8 @@ class Enricher:
             ]
 
     def _prepare(self, article: Article) -> _Work:
-        text = article_text(article)
+        # bounds.analysable: length-preserving split of pathological runs (enrichment hardening)
+        text = bounds.analysable(article_text(article))
         if not _WORD.search(text):  # a headline alone is analysed: feeds send those
             return _Work(article, text, "empty")
         language = (article.language or "und").lower()
