@@ -21,7 +21,7 @@ from typing import Any
 from spacy.attrs import DEP, IS_SPACE, LEMMA, LOWER, MORPH, ORTH, POS, TAG
 from spacy.language import Language
 from spacy.matcher import DependencyMatcher, Matcher, PhraseMatcher
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc, Span, Token
 from spacy.tokens._retokenize import set_token_attrs
 from spacy.util import filter_spans
 
@@ -104,6 +104,10 @@ class _Context:
         self.business = frozenset(lex["BUSINESS"])
         self.domestic_purpose = frozenset(lex["DOMESTIC_PURPOSE"])
         self.legal_words = frozenset(lex["LEGAL"])
+        self.commercial_words = frozenset(lex["COMMERCIAL"])
+
+    def commercial(self, sent: Span) -> bool:
+        return any(t.lemma_.lower() in self.commercial_words for t in sent)
 
     def legal(self, sent: Span) -> bool:
         return any(t.lemma_.lower() in self.legal_words for t in sent)
@@ -215,6 +219,14 @@ class SignalMatcher:
                     rec.get("cue") == "first",
                 )
         self.context = _Context()
+        self.party_nouns = lexicon.context_words()["party_nouns"]
+
+    def _non_party_subject(self, act: Token) -> bool:
+        """Whether the act a threat names has a subject that is no party ("the tax")."""
+        return any(
+            c.dep_ == "nsubj" and c.pos_ == "NOUN" and c.lemma_.lower() not in self.party_nouns
+            for c in act.children
+        )
 
     def __call__(self, doc: Doc) -> Doc:
         lowers = set(doc.to_array(LOWER).tolist())
@@ -234,8 +246,12 @@ class SignalMatcher:
             own = skip | set(range(s, e))  # a cue is not its own context
             if info.context and not self.context.ok(info.context, span.sent, own, places):
                 continue
-            if info.kind in _DEPLOYMENTS and self.context.domestic(span.sent):
-                continue  # troops sent to a flood, a parade, an election
+            if info.kind in _DOMESTIC_CHECKED and self.context.domestic(span.sent):
+                continue  # troops sent to a flood, a parade, an election; to use troops on unrest
+            if pid in _STATE_ACTOR and self.context.commercial(span.sent):
+                continue  # gas cut off "in a price dispute": a commercial row
+            if pid in _ACT_SUBJECT_CHECKED and self._non_party_subject(doc[e - 1]):
+                continue  # "warned that the tax could hit developing countries"
             if info.kind in _MEASURES and self.context.legal(span.sent):
                 continue  # a court's or a regulator's sanctions, a lawsuit's asset freeze
             if pid in _NEEDS_CONSEQUENCE and not _CONSEQUENCE_WORDS & {t.lower_ for t in span.sent}:
@@ -249,7 +265,8 @@ class SignalMatcher:
         return doc
 
 
-_DEPLOYMENTS = frozenset({"military_buildup", "mobilization"})
+_DOMESTIC_CHECKED = frozenset({"military_buildup", "mobilization", "threat"})
+_ACT_SUBJECT_CHECKED = frozenset({"threaten-to"})
 _MEASURES = frozenset({"sanctions", "embargo"})
 _NEEDS_CONSEQUENCE = frozenset({"give-until"})
 _CONSEQUENCE_WORDS = frozenset({"or", "otherwise", "else", "face", "ultimatum", "consequences"})
@@ -316,6 +333,10 @@ class SignalContext:
                 or context.state_actor(h, doc, places, self.words["party_nouns"])
             )
         ]
+        labour = self.words["labour"]
+        hits = [
+            h for h in hits if h.pattern not in _ARMED_ACTOR or not _labour(doc[h.head], labour)
+        ]
         abstract = self.words["abstract_objects"]
         hits = [
             h for h in hits if not (h.pattern in _OBJECT_CHECKED and _abstract(h, doc, abstract))
@@ -347,7 +368,16 @@ _ARMED_ACTOR = frozenset({"attack-verb-party"})
 _STATE_ACTOR = frozenset({"coerce-links", "asset-freeze", "sanction-verb-party", "entity-list"})
 
 # Verbs whose object says whether they are force or figure ("hit Kyiv" / "hit relations").
-_OBJECT_CHECKED = frozenset({"attack-verb-party", "threaten-to", "strike-verb", "coerce-links"})
+_OBJECT_CHECKED = frozenset(
+    {"attack-verb-party", "threaten-to", "strike-verb", "coerce-links", "mobilize"}
+)
+
+
+def _labour(verb: Token, labour: frozenset[str]) -> bool:
+    """A strike by workers: "striking ambulance crews", "miners struck"."""
+    return verb.head.lemma_.lower() in labour or any(
+        c.dep_ == "nsubj" and c.lemma_.lower() in labour for c in verb.children
+    )
 
 
 def _abstract(hit: Hit, doc: Doc, abstract: frozenset[str]) -> bool:

@@ -33,6 +33,15 @@ PRONOUNS = frozenset({"it", "they", "we", "he", "she", "i", "you", "which", "tha
 THREATENED_KINDS = frozenset({"sanctions", "embargo"})
 
 
+def _counterfactual(path: Sequence[Token]) -> bool:
+    """ "would have imposed", "could have ...": what did not happen."""
+    for t in path:
+        auxes = {c.lower_ for c in t.children if c.dep_ in ("aux", "auxpass")}
+        if "have" in auxes and auxes & {"would", "'d"}:
+            return True
+    return False
+
+
 def _ongoing(path: Sequence[Token]) -> bool:
     """A present perfect ("has been fighting", "have imposed"): what began then goes on."""
     return any(
@@ -95,6 +104,11 @@ def _addressees(hit: Hit, doc: Doc, words: Mapping[str, frozenset[str]]) -> list
     return out
 
 
+def _in_place(tok: Token, doc: Doc) -> bool:
+    """Whether a gazetteer place covers ``tok`` ("Russian" in "Russian troops")."""
+    return any(p.start <= tok.i < p.end for p in doc._.brink_places or [])
+
+
 def _beyond_target_prep(tok: Token, head: Token) -> bool:
     """Whether ``tok`` hangs below ``head`` through a target preposition ("against", "on")."""
     while tok.i not in (head.i, tok.head.i):
@@ -133,6 +147,9 @@ def annotate(hit: Hit, doc: Doc, words: Mapping[str, frozenset[str]]) -> None:
     head = doc[hit.head]
     cue = set(range(hit.start, hit.end))
     path = clause_path(head)
+    subject_path = {  # words reached from their subject: "drone strike halts output"
+        t.head.i for t in path if t.dep_ in ("nsubj", "csubj") and t.head.i != t.i
+    }
     if (
         head.pos_ in ("NOUN", "PROPN")
         and head.dep_ == "pobj"
@@ -157,7 +174,9 @@ def annotate(hit: Hit, doc: Doc, words: Mapping[str, frozenset[str]]) -> None:
         if own:
             continue
         lemma = t.lemma_.lower()
-        if lemma in words["denial"] or (
+        if t.i in subject_path and lemma not in words["denial"]:
+            pass  # the cue is what stops something, not what is stopped
+        elif lemma in words["denial"] or (
             lemma in words["stop"]
             and not (lemma in words["defensive"] and _owned(doc, cue))  # "Iranian attacks"
         ):
@@ -198,12 +217,26 @@ def annotate(hit: Hit, doc: Doc, words: Mapping[str, frozenset[str]]) -> None:
         flips += 1 + sum(1 for c in gov.head.children if c.dep_ == "neg")
     while gov.dep_ == "conj" and gov.head.i != gov.i:
         gov = gov.head
+    if top.dep_ == "conj" and top.pos_ in ("NOUN", "PROPN"):
+        # "would begin with missile strikes and a naval blockade": a list shares its clause's
+        # modals and negation (not the words of its other members)
+        first = top
+        while first.dep_ == "conj" and first.head.i != first.i:
+            first = first.head
+        for t in clause_path(first)[1:]:
+            for c in t.children:
+                if c.dep_ in ("aux", "auxpass") and c.lower_ in words["hedge_modals"]:
+                    hit.hedged = True
+                elif c.dep_ == "neg":
+                    flips += 1
     if top.dep_ == "conj" and gov.i != top.i:  # "must end ... and deescalate": shared modal
         for c in gov.children:
             if c.dep_ == "aux" and c.lower_ in words["demand_modals"]:
                 hit.demanded = True
             elif c.dep_ == "aux" and c.lower_ in words["hedge_modals"]:
                 hit.hedged = True
+    if head.dep_ in ("compound", "amod", "nmod") and head.head.lemma_.lower() in words["proposals"]:
+        hit.hedged = True  # "an arms embargo bid", "a sanctions proposal": not (yet) done
     hit.negated = flips % 2 == 1
     if hit.hedged and hit.kind in THREATENED_KINDS and not hit.negated:
         noun = head
@@ -215,8 +248,12 @@ def annotate(hit: Hit, doc: Doc, words: Mapping[str, frozenset[str]]) -> None:
             for c in head.children
         ):  # "would impose sanctions", "the planned sanctions": a threatened step
             hit.demanded = True
-    if hit.historical and _ongoing(path):
+    if hit.historical and head.pos_ in ("VERB", "AUX") and _ongoing(path):
         hit.historical = False  # "has been fighting the government since 1976"
+    if _counterfactual(path) or any(
+        c.lower_ in words["accident"] for t in path for c in t.children if c.dep_ == "advmod"
+    ):  # "would have imposed an arms embargo", "was accidentally hit"
+        hit.negated = True
     dated = [*(doc[i] for i in sorted(cue)), *path]
     if top.dep_ == "advcl" and top.head.i != top.i:
         dated.append(top.head)  # "... in 1989 after troops opened fire"
@@ -303,7 +340,8 @@ def actor_target(
         for i in cue
         if not _beyond_target_prep(doc[i], head)
         for c in doc[i].children
-        if c.dep_ in ("poss", "amod", "compound", "nmod") and c.pos_ in ("PROPN", "ADJ")
+        if c.dep_ in ("poss", "amod", "compound", "nmod")
+        and (c.pos_ == "PROPN" or (c.pos_ == "ADJ" and _in_place(c, doc)))
     ]
     by = [  # "an attack by Iranian Revolutionary Guards"
         g.i
@@ -515,6 +553,12 @@ def non_party_actor(
         tok = doc[i]
         if tok.lemma_.lower() in places_not_parties:
             continue  # a misparsed headline's "army post" or "town" is where, not who
+        if any(
+            c.dep_ in ("compound", "amod", "poss", "nmod")
+            and any(p.start <= c.i < p.end and p.type == "armed_group" for p in places)
+            for c in tok.children
+        ):
+            return False  # "Al-Shabaab gunmen", "Houthi fighters" (not "Polish lorry drivers")
         of = [g for c in tok.children if c.dep_ == "prep" and c.lower_ == "of" for g in c.children]
         if of and tok.lemma_.lower() in party_nouns and not tok.ent_type_:
             tok = of[0]  # "a wave of drones", "a column of tanks": the drones, the tanks
@@ -549,9 +593,12 @@ def state_actor(hit: Hit, doc: Doc, places: Sequence[Place], party_nouns: frozen
         if i in hit.speakers or hit.start <= i < hit.end:
             continue
         tok = doc[i]
-        lo, hi = tok.left_edge.i, tok.right_edge.i + 1
-        if any(lo <= p.start < hi for p in places):
+        if any(p.start <= i < p.end for p in places):
             return True
-        return tok.pos_ == "NOUN" and tok.lemma_.lower() in party_nouns
-    sent = doc[hit.head].sent  # no actor named: a state in the sentence will do
+        return tok.pos_ == "NOUN" and tok.lemma_.lower() in party_nouns  # not "Polish drivers"
+    verb = doc[hit.head] if doc[hit.head].pos_ == "VERB" else doc[hit.head].head
+    subjects = [c for c in verb.children if c.dep_ == "nsubj"]
+    if subjects:  # "Israel halts aid entry" (misparsed headline); "It suspended flights": unknown
+        return any(p.start <= subjects[0].i < p.end for p in places)
+    sent = doc[hit.head].sent  # a passive with nobody named: a state in the sentence will do
     return any(sent.start <= p.start < sent.end for p in places)

@@ -68,9 +68,13 @@ PARTY_LABELS = ENTITY_LABELS - {"LOC", "FAC"}
 # Thresholds from the held-out BBC articles (docs/genre.md): precision 1.00 at each.
 OFF_TOPIC = {"sport": 0.7, "entertainment": 0.7, "tech": 0.8}
 BUSINESS_CONFIDENCE = 0.9
+GENRE_MIN_WORDS = 60
 FIGURATIVE_IN_BUSINESS = frozenset(
     {"armed_clash", "threat", "military_buildup", "mobilization", "ultimatum"}
 )
+# Acts a party can announce as a threat: "would march on the capital", "would sever ties
+# unless ..." (sanctions and embargoes announced count as a threatened step already).
+ANNOUNCEABLE = frozenset({"armed_clash", "diplomatic_expulsion", "military_buildup"})
 # Lifting sanctions that is refused or ruled out keeps them: pressure, not de-escalation.
 KEPT_IF_NOT_LIFTED = frozenset({"lift-sanctions", "sanctions-lifting", "dep-sanctions-lifted"})
 WHERE_PREPS = frozenset({"in", "inside", "into", "across", "over", "on", "near", "along", "off"})
@@ -276,7 +280,7 @@ class Enricher:
                     entities=sorted(w.entities.values(), key=lambda e: (e.start, e.end)),
                     signals=w.signals,
                     score=value,
-                    escalation=scoring.verdict(value),
+                    escalation=scoring.verdict(value, w.signals),
                     status=w.status,
                     genre=w.genre[0] if w.genre else None,
                     genre_probability=round(w.genre[1], 3) if w.genre else None,
@@ -295,6 +299,8 @@ class Enricher:
         expulsions, which are news between states wherever they are reported, stay."""
         genre, p = self.genres.classify(w.article.title, w.article.body)
         w.genre = (genre, p)
+        if len(w.article.body.split()) < GENRE_MIN_WORDS:
+            return  # a headline or one sentence: too little for the genre to overrule its words
         if p >= OFF_TOPIC.get(genre, 2.0):
             w.signals = [s for s in w.signals if s.kind == SignalKind.DEESCALATION]
         elif genre == "business" and p >= BUSINESS_CONFIDENCE:
@@ -452,8 +458,13 @@ class Enricher:
             if target is not None and actor is not None and target.code == actor.code:
                 target = None if target.code else target
             kind, negated = hit.kind, hit.negated
-            if kind == "armed_clash" and hit.hedged and _announced(sent, doc[hit.head]):
-                kind = "threat"  # "his forces would hit back if ...", "would march on the capital"
+            if (
+                kind in ANNOUNCEABLE
+                and hit.hedged
+                and not hit.negated
+                and _announced(sent, doc[hit.head])
+            ):  # "his forces would hit back if ...", "would sever ties unless ..."
+                kind = "threat"
             if kind == "deescalation" and negated and hit.pattern in KEPT_IF_NOT_LIFTED:
                 kind, negated = "sanctions", False  # "would not lift the sanctions until ..."
             info = lexicon.kinds()[kind]
@@ -612,7 +623,12 @@ def _announced(sent: Span, cue: Token) -> bool:
     "could" and "may" stay a guess."""
     if any(t.lower_ in ("if", "unless") and t.dep_ == "mark" for t in sent):
         return True
-    verb = cue if cue.pos_ in ("VERB", "AUX") else cue.head
+    if cue.pos_ in ("VERB", "AUX"):
+        verb = cue
+    elif cue.dep_ == "dobj":  # "would sever ties": the act is the verb's
+        verb = cue.head
+    else:
+        return False  # "an invasion would begin with ...": a guess about the act, not a threat
     return any(
         c.dep_ == "aux" and c.lower_ in ("will", "would", "'ll", "shall") for c in verb.children
     )

@@ -88,5 +88,14 @@ def score(signals: Iterable[Signal]) -> float:
     return round(max(0.0, total), 2)
 
 
-def verdict(value: float) -> bool:
+def verdict(value: float, signals: Iterable[Signal] = ()) -> bool:
+    """Escalation: the score reaches `THRESHOLD` and at least one escalation signal is reported
+    as done, happening or demanded (guesses alone, "an invasion would begin with missile
+    strikes and a blockade", however many, are speculation)."""
+    signals = list(signals)
+    if signals and not any(
+        contribution(s) > 0 and s.modality in (Modality.ASSERTED, Modality.DEMANDED)
+        for s in signals
+    ):
+        return False
     return value >= THRESHOLD
