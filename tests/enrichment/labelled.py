@@ -65,8 +65,17 @@ def load_corpus(path: Path = CORPUS) -> dict[str, dict[str, Any]]:
 
 
 def load_units(corpus: dict[str, dict[str, Any]], split: str | None = None) -> list[Unit]:
+    """Units of ``split``: ``dev`` or ``test`` (the first sets, split by hash), ``test2`` (the
+    second held-out sets, labelled after the first test split was read), or all of them."""
+    if split == "test2":
+        return _load(corpus, "units_t2.jsonl", "written_t2.jsonl")
+    units = _load(corpus, "units.jsonl", "written.jsonl")
+    return [u for u in units if split is None or u.split == split]
+
+
+def _load(corpus: dict[str, dict[str, Any]], units_file: str, written_file: str) -> list[Unit]:
     out: list[Unit] = []
-    for line in (DATA / "units.jsonl").read_text("utf-8").splitlines():
+    for line in (DATA / units_file).read_text("utf-8").splitlines():
         rec = json.loads(line)
         art = corpus[rec["article"]]
         piece = art["text"][rec["start"] : rec["end"]]
@@ -89,7 +98,7 @@ def load_units(corpus: dict[str, dict[str, Any]], split: str | None = None) -> l
                 label=rec,
             )
         )
-    for line in (DATA / "written.jsonl").read_text("utf-8").splitlines():
+    for line in (DATA / written_file).read_text("utf-8").splitlines():
         rec = json.loads(line)
         out.append(
             Unit(
@@ -104,7 +113,7 @@ def load_units(corpus: dict[str, dict[str, Any]], split: str | None = None) -> l
                 label=rec,
             )
         )
-    return [u for u in out if split is None or u.split == split]
+    return out
 
 
 @dataclass
@@ -235,7 +244,7 @@ def print_report(name: str, rep: Report) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--split", choices=["dev", "test"], default="dev")
+    parser.add_argument("--split", choices=["dev", "test", "test2"], default="dev")
     parser.add_argument("--errors", action="store_true", help="list misses and false alarms")
     args = parser.parse_args(argv)
     from services.enrichment.pipeline import Enricher
