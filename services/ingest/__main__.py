@@ -21,6 +21,18 @@ from shared.settings import Settings
 log = logging.getLogger("services.ingest")
 
 
+def health_report(
+    worker: IngestWorker, consumer: threading.Thread
+) -> tuple[bool, dict[str, object]]:
+    """/healthz: 503 while starting (until the partitions are assigned and caught up), when
+    output keeps failing or the broker stays unreachable, and when the consumer thread died."""
+    ok, details = worker.report()
+    if consumer.ident is not None and not consumer.is_alive() and not worker.stopping:
+        ok = False
+        details["problems"] = {"consumer": "the consumer thread died (see the log)"}
+    return ok, {**details, "articles_remembered": len(worker.dedup)}
+
+
 def main() -> int:
     settings = Settings.from_env()
     config = IngestConfig.from_env()
@@ -31,13 +43,7 @@ def main() -> int:
     consumer = threading.Thread(target=worker.run, name="ingest-consumer", daemon=True)
 
     def health() -> tuple[bool, dict[str, object]]:
-        """503 while starting (until the partitions are assigned and caught up), when output
-        keeps failing or the broker stays unreachable, and when the consumer thread died."""
-        ok, details = worker.report()
-        if not consumer.is_alive() and not worker.stopping:
-            ok = False
-            details["problems"] = {"consumer": "the consumer thread died (see the log)"}
-        return ok, {**details, "articles_remembered": len(worker.dedup)}
+        return health_report(worker, consumer)
 
     port = settings.metrics_port or DEFAULT_METRICS_PORT
     metrics_server = MetricsServer(settings.metrics_host, port, health=health).start()

@@ -341,6 +341,8 @@ class IngestWorker:
             client_id="brink-ingest-state",
             enable_auto_commit=False,
             group_id=None,
+            # reading the state between batches must not stall the loop for the 30 s default
+            request_timeout_ms=10_000,
             **client_conf(self.settings),
         )
         try:

@@ -6,6 +6,7 @@ fail for a while, passed in where the worker keeps its producer (no network).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, ClassVar
@@ -239,6 +240,7 @@ class FakeConsumer:
     script: ClassVar[list[Any]] = []
     commits: ClassVar[list[Any]] = []
     worker: ClassVar[IngestWorker | None] = None
+    healthy: ClassVar[list[bool]] = []  # /healthz's verdict at each poll
 
     def __init__(self, *topics: str, **conf: Any) -> None:
         self.listener: Any = None
@@ -247,6 +249,8 @@ class FakeConsumer:
         self.listener = listener
 
     def poll(self, timeout_ms: int = 0, **kwargs: Any) -> Any:
+        assert FakeConsumer.worker is not None
+        FakeConsumer.healthy.append(FakeConsumer.worker.report()[0])
         if self.listener is not None:
             self.listener.on_partitions_assigned([TopicPartition("unit.articles.raw", 0)])
         if not FakeConsumer.script:
@@ -317,10 +321,30 @@ def test_the_loop_survives_a_broker_that_refuses_connections(
 
     refused = KafkaConnectionError("111 ECONNREFUSED")
     FakeConsumer.script = [refused, {tp: [rec(0)]}, refused, refused, {tp: [rec(1)]}]
-    FakeConsumer.commits = []
+    FakeConsumer.commits, FakeConsumer.healthy = [], []
     w = IngestWorker(Settings(topic_prefix="unit."), IngestConfig())
     FakeConsumer.worker = w
     w.run()  # returns only because the script ends with stop(); raised before
     articles = [v for v in acked.acked if v is not None and b'"schema"' in v]
     assert len(articles) == 2
     assert [o[tp].offset for o in FakeConsumer.commits] == [1, 2]
+    # "starting" (503) until assigned and caught up, then healthy
+    assert FakeConsumer.healthy[0] is False and FakeConsumer.healthy[-1] is True
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_healthz_is_503_when_the_consumer_thread_died() -> None:
+    from services.ingest.__main__ import health_report
+
+    w = IngestWorker(Settings(topic_prefix="unit."), IngestConfig())
+    w.health.set_state("running")
+
+    def crash() -> None:
+        raise MemoryError("simulated")
+
+    thread = threading.Thread(target=crash, daemon=True)
+    assert health_report(w, thread)[0] is True  # not started yet
+    thread.start()
+    thread.join()
+    ok, details = health_report(w, thread)
+    assert ok is False and "died" in str(details["problems"])

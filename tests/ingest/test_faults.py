@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import ConfigResource, ConfigResourceType
+from kafka.admin import NewTopic
 
 from services.ingest.worker import RawProducer
 from shared import deadletter
@@ -71,25 +71,31 @@ class Topic:
         self.consumer.close()
 
 
-def set_max_message_bytes(settings: Settings, topic: str, limit: int) -> None:
+def small_topics(bootstrap: str, limit: int) -> Settings:
+    """Settings whose raw and articles topics take at most ``limit`` bytes per record (created
+    with that config: altering it later takes effect on the broker a little later)."""
+    settings = Settings(bootstrap_servers=bootstrap, topic_prefix=f"t{uuid.uuid4().hex[:10]}.")
     admin = KafkaAdminClient(**settings.kafka_python())
     try:
-        resource = ConfigResource(
-            ConfigResourceType.TOPIC, topic, configs={"max.message.bytes": str(limit)}
+        admin.create_topics(
+            [
+                NewTopic(t, 3, 1, topic_configs={"max.message.bytes": str(limit)})
+                for t in (settings.topics.raw, settings.topics.articles)
+            ]
         )
-        admin.alter_configs([resource])
     finally:
         admin.close()
+    ensure_topics(settings)
+    return settings
 
 
 # ------------------------------------------------------------------ item 6: a refused record
 @pytest.mark.kafka
 def test_a_record_the_broker_refuses_does_not_poison_later_sends(
-    settings: Settings, start_service: Any
+    bootstrap: str, start_service: Any
 ) -> None:
     # Topics that take at most 100 KB: the broker itself refuses bigger records.
-    set_max_message_bytes(settings, settings.topics.raw, 100_000)
-    set_max_message_bytes(settings, settings.topics.articles, 100_000)
+    settings = small_topics(bootstrap, 100_000)
 
     # The producer the HTTP API and the feeds share.
     raw = RawProducer(settings)
