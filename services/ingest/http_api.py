@@ -345,6 +345,8 @@ class ArticlesApi:
             loop = asyncio.get_running_loop()
             try:
                 await loop.run_in_executor(self._senders, self.submit, records)
+            except LimitError as exc:  # a record the producer will never send: the client's fault
+                return 413, {"error": exc.reason, "detail": exc.detail}, {}
             except Exception as exc:  # the broker did not take them: the client may retry
                 log.warning("POST /articles not acknowledged by Kafka: %s", exc)
                 retry = {"Retry-After": str(self.limits.retry_after_seconds)}

@@ -222,6 +222,18 @@ def test_a_broker_that_does_not_acknowledge_gets_503_with_retry_after() -> None:
         server.stop()
 
 
+def test_a_record_the_producer_refuses_for_size_is_413_not_503() -> None:
+    def refuse(records: Records) -> None:
+        raise LimitError("too_large", "raw record of 1000001 bytes is over the limit of 1000000")
+
+    server = serve(refuse)
+    try:
+        status, answer, _ = post(server.port, f'{{"text": "{BODY}"}}'.encode())
+        assert (status, answer["error"]) == (413, "too_large")
+    finally:
+        server.stop()
+
+
 def test_a_full_server_answers_503_with_retry_after() -> None:
     release = threading.Event()
     entered = threading.Event()
