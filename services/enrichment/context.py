@@ -598,6 +598,8 @@ def state_actor(hit: Hit, doc: Doc, places: Sequence[Place], party_nouns: frozen
         return tok.pos_ == "NOUN" and tok.lemma_.lower() in party_nouns  # not "Polish drivers"
     verb = doc[hit.head] if doc[hit.head].pos_ == "VERB" else doc[hit.head].head
     subjects = [c for c in verb.children if c.dep_ == "nsubj"]
+    if subjects and subjects[0].lower_ in PRONOUNS and verb.dep_ in ("ccomp", "parataxis"):
+        subjects = [c for c in verb.head.children if c.dep_ == "nsubj"]  # "Washington said it"
     if subjects:  # "Israel halts aid entry" (misparsed headline); "It suspended flights": unknown
         return any(p.start <= subjects[0].i < p.end for p in places)
     sent = doc[hit.head].sent  # a passive with nobody named: a state in the sentence will do
