@@ -40,6 +40,7 @@ from services.alerting.silences import SilenceBook
 from shared import codec
 from shared.codec import DecodeError
 from shared.faust_app import make_app, send_dead_letter
+from shared.limits import LimitError, check_record_size
 from shared.schemas import EnrichedArticle, utcnow
 from shared.settings import Settings
 
@@ -136,14 +137,20 @@ class AlertingService:
                 continue
             try:
                 contributions = self.rules.contributions(enriched)
+                encoded = [(c.group.key.encode(), codec.encode(c)) for c in contributions]
+                for _, value in encoded:
+                    check_record_size(value, what="contribution")
+            except LimitError as exc:
+                await self._dead_letter(event, exc.reason, exc.detail)
+                continue
             except Exception as exc:  # domain code failed on this record: dead-letter it
                 log.exception("rules failed on article %s", enriched.article.id)
                 await self._dead_letter(event, metrics.PROCESSING_ERROR, repr(exc))
                 continue
             metrics.ARTICLES.inc()
             metrics.RULE_EVALUATION.observe(time.perf_counter() - started)
-            for c in contributions:
-                await self.by_group.send(key=c.group.key.encode(), value=codec.encode(c))
+            for key, value in encoded:
+                await self.by_group.send(key=key, value=value)
 
     async def _wait_for_silences(self, timeout: float = 30.0) -> None:
         book = self.silence_book
@@ -158,7 +165,14 @@ class AlertingService:
             try:
                 contribution = codec.decode(event.value, Contribution)
                 outcome, new_state = self.engine.decide(contribution, utcnow(), self.silences())
-            except DecodeError as exc:
+                # Both sizes are bounded by construction (services.alerting.caps); checked all
+                # the same, because a record Kafka refuses would crash the producer for good.
+                encoded = codec.encode(outcome.alert) if outcome.alert is not None else None
+                if encoded is not None:
+                    check_record_size(encoded, what="alert")
+                if new_state is not None:
+                    check_record_size(orjson.dumps(new_state), what="group state")
+            except (DecodeError, LimitError) as exc:
                 await self._dead_letter(event, exc.reason, exc.detail)
                 continue
             except Exception as exc:  # domain code failed on this record: dead-letter it
@@ -169,11 +183,11 @@ class AlertingService:
             if outcome.suppressed is not None:
                 metrics.SUPPRESSED.labels(reason=outcome.suppressed).inc()
             alert = outcome.alert
-            if alert is not None:
+            if alert is not None and encoded is not None:
                 # Sent now and awaited (not attached to the event): the group's state records
                 # the firing only once Kafka has the alert, so a crash cannot lose it.
                 sent = await self.alerts.send(
-                    key=alert.group.key.encode(), value=codec.encode(alert), force=True
+                    key=alert.group.key.encode(), value=encoded, force=True
                 )
                 await sent
             if new_state is not None:

@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
+
+from services.alerting import caps
 from services.alerting.rules import (
     MAX_EVIDENCE,
     ArticleRule,
@@ -41,7 +44,7 @@ THROTTLED = "throttled"
 SILENCED = "silenced"
 DUPLICATE = "duplicate"
 MAX_ENTRIES = 500  # stories kept per group; the oldest go first
-MAX_ARTICLES = 20  # articles listed in one alert
+MAX_ARTICLES = 20  # articles listed in one alert; also the stories whose details a group keeps
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +61,43 @@ def _iso(at: datetime) -> str:
 
 def _at(value: str) -> datetime:
     return datetime.fromisoformat(value)
+
+
+def _copy_id(article_id: str) -> str:
+    """What a story remembers of each copy to recognise a redelivery: 16 hex digits."""
+    return stable_hash("copy", article_id, size=16)
+
+
+def _entry(stored: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a stored story entry (entries written before the caps listed ``articles``)."""
+    entry = dict(stored)
+    if "copies" not in entry:
+        entry["copies"] = [_copy_id(a) for a in entry.pop("articles", [])][-caps.MAX_COPY_IDS :]
+    return entry
+
+
+def fit_state(group_state: dict[str, Any]) -> dict[str, Any]:
+    """Keep a group's state (one table value) under `caps.MAX_STATE_BYTES`, in place.
+
+    Only the newest `MAX_ARTICLES` stories keep their details (first article, first evidence
+    sentence): no alert lists more. Story counts, copies and scores are never cut by this; only
+    if the state is still too big (it is not, with the caps in `caps`: ~350 KB at most) the
+    oldest stories' details and then the oldest stories go.
+    """
+    entries: list[dict[str, Any]] = group_state.get("entries", [])
+    for e in entries[:-MAX_ARTICLES]:
+        e.pop("article", None)
+        e.pop("evidence", None)
+    detailed = max(0, len(entries) - MAX_ARTICLES)
+    while len(orjson.dumps(group_state)) > caps.MAX_STATE_BYTES and entries:
+        if detailed < len(entries) - 1:
+            entries[detailed].pop("article", None)
+            entries[detailed].pop("evidence", None)
+            detailed += 1
+        else:
+            del entries[0]
+            detailed = max(0, detailed - 1)
+    return group_state
 
 
 class Engine:
@@ -86,12 +126,13 @@ class Engine:
         if rule is None:  # the rules file changed since this contribution was routed
             return Outcome(), None
         group_state = dict(self.state.get(c.group.key) or {})
-        entries: list[dict[str, Any]] = [dict(e) for e in group_state.get("entries", [])]
-        if any(c.article.id in e["articles"] for e in entries):
+        entries = [_entry(e) for e in group_state.get("entries", [])]
+        copy_id = _copy_id(c.article.id)
+        if any(copy_id in e["copies"] for e in entries):
             return Outcome(suppressed=DUPLICATE), None  # a redelivery of an article already counted
         story_entry = next((e for e in entries if e["story"] == c.story), None)
         if story_entry is not None:
-            story_entry["articles"] = [*story_entry["articles"], c.article.id]
+            story_entry["copies"] = [*story_entry["copies"], copy_id][-caps.MAX_COPY_IDS :]
             story_entry["sources"] += 1
             story_entry["kinds"] = sorted(set(story_entry["kinds"]) | set(c.group.kinds))
         else:
@@ -99,10 +140,11 @@ class Engine:
                 {
                     "story": c.story,
                     "at": _iso(c.at),
-                    "articles": [c.article.id],
+                    "copies": [copy_id],
                     "sources": 1,
                     "article": c.article.model_dump(mode="json"),
-                    "evidence": [e.model_dump(mode="json") for e in c.evidence[:MAX_EVIDENCE]],
+                    # only the first sentence is ever listed in a window or spike alert
+                    "evidence": [e.model_dump(mode="json") for e in c.evidence[:1]],
                     "kinds": [k.value for k in c.group.kinds],
                     "score": c.score,
                 }
@@ -112,6 +154,7 @@ class Engine:
         entries = [e for e in entries if _at(e["at"]) >= watermark - horizon]
         entries.sort(key=lambda e: (e["at"], e["story"]))
         group_state["entries"] = entries[-MAX_ENTRIES:]
+        fit_state(group_state)
 
         if isinstance(rule, ArticleRule):
             if story_entry is not None:
@@ -175,8 +218,9 @@ class Engine:
         articles = [
             AlertArticle.model_validate({**e["article"], "duplicates": e["sources"] - 1})
             for e in entries[-MAX_ARTICLES:]
+            if "article" in e
         ]
-        evidence = [Evidence.model_validate(e["evidence"][0]) for e in entries if e["evidence"]]
+        evidence = [Evidence.model_validate(e["evidence"][0]) for e in entries if e.get("evidence")]
         score = max(float(e["score"]) for e in entries)
         sources = sum(int(e["sources"]) for e in entries)
         return group, articles, evidence[-MAX_EVIDENCE:], score, sources

@@ -36,6 +36,7 @@ from pydantic import (
     model_validator,
 )
 
+from services.alerting import caps
 from shared.schemas import (
     Alert,
     AlertArticle,
@@ -324,6 +325,19 @@ def _names(party: Party | None) -> set[str]:
     return {n.casefold() for n in (party.name, party.code, party.mention) if n}
 
 
+def _name(party: Party) -> str:
+    return caps.clip(party.name, caps.MAX_NAME_CHARS)
+
+
+def _sentence(signal: Signal) -> str:
+    """The signal's sentence, cut around its cue when too long (``start``/``end`` stay the
+    cue's offsets into the article, so they are not changed by the cut)."""
+    cue_at = signal.start - signal.sentence_start
+    return caps.clip_around(
+        signal.sentence, cue_at, cue_at + (signal.end - signal.start), caps.MAX_SENTENCE_CHARS
+    )
+
+
 def _modality(signal: Signal) -> Modality:
     if signal.negated:
         return Modality.NEGATED
@@ -362,7 +376,9 @@ class RuleSet:
             return []
         article = enriched.article
         at = event_time(enriched)
+        caps.check_id(article.id, "article id")
         story = article.duplicate.of if article.duplicate is not None else article.id
+        caps.check_id(story, "story id (duplicate.of)")
         # `entities` filters see the whole article: its entities and every signal's parties.
         entity_names = {e.text.casefold() for e in enriched.entities} | {
             e.code.casefold() for e in enriched.entities if e.code
@@ -371,9 +387,9 @@ class RuleSet:
             entity_names |= _names(s.actor) | _names(s.target)
         alert_article = AlertArticle(
             id=article.id,
-            title=article.title,
-            url=article.url,
-            source=article.source,
+            title=caps.clip(article.title, caps.MAX_TITLE_CHARS),
+            url=caps.clip_optional(article.url, caps.MAX_URL_CHARS),
+            source=caps.clip_optional(article.source, caps.MAX_SOURCE_CHARS),
             published_at=article.published_at,
             received_at=article.received_at,
         )
@@ -390,8 +406,8 @@ class RuleSet:
                 groups.setdefault(values, []).append(r)
             for values, members in groups.items():
                 signals = [m.signal for m in members]
-                actors = sorted({m.actor.name for m in members if m.actor})
-                targets = sorted({m.target.name for m in members if m.target})
+                actors = sorted({_name(m.actor) for m in members if m.actor})
+                targets = sorted({_name(m.target) for m in members if m.target})
                 if rule.actors and not rule.actors.accepts(
                     set().union(*(_names(m.actor) for m in members))
                 ):
@@ -404,20 +420,20 @@ class RuleSet:
                     continue
                 group = AlertGroup(
                     key=group_key(rule.name, values),
-                    actors=actors,
-                    targets=targets,
+                    actors=actors[: caps.MAX_PARTIES],
+                    targets=targets[: caps.MAX_PARTIES],
                     kinds=sorted({s.kind for s in signals}, key=list(SignalKind).index),
                 )
                 evidence = [
                     Evidence(
                         article_id=article.id,
                         kind=s.kind,
-                        cue=s.cue,
-                        sentence=s.sentence,
+                        cue=caps.clip(s.cue, caps.MAX_CUE_CHARS),
+                        sentence=_sentence(s),
                         start=s.start,
                         end=s.end,
-                        actor=s.actor.name if s.actor else None,
-                        target=s.target.name if s.target else None,
+                        actor=_name(s.actor) if s.actor else None,
+                        target=_name(s.target) if s.target else None,
                         modality=_modality(s),
                     )
                     for s in signals[:MAX_EVIDENCE]
@@ -484,9 +500,9 @@ class _Resolved:
 
     def value(self, field: str) -> str:
         if field == "actor":
-            return self.actor.name if self.actor else UNKNOWN
+            return _name(self.actor) if self.actor else UNKNOWN
         if field == "target":
-            return self.target.name if self.target else UNKNOWN
+            return _name(self.target) if self.target else UNKNOWN
         return self.signal.kind.value
 
 
