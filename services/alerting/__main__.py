@@ -73,8 +73,10 @@ def main() -> int:
     service = AlertingService(settings, rules, book, sinks, app_id=config.app_id)
 
     def health() -> tuple[bool, dict[str, object]]:
-        ok = service.started.is_set() and book.ready.is_set()
-        return ok, {"rules": len(rules.rules), "silences": len(service.silences())}
+        ok, details = service.health()
+        if ok and not book.ready.is_set():
+            ok, details = False, {"reason": "reading the silences topic"}
+        return ok, {**details, "rules": len(rules.rules), "silences": len(service.silences())}
 
     port = settings.metrics_port or DEFAULT_METRICS_PORT
     server = MetricsServer(settings.metrics_host, port, health=health).start()

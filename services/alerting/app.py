@@ -26,7 +26,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Iterator, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
 from typing import Any
 
 import faust
@@ -47,6 +47,8 @@ from shared.settings import Settings
 log = logging.getLogger(__name__)
 
 APP_ID = "brink-alerting"
+RETRY_FIRST_SECONDS = 0.5  # a failed write is retried after this, doubling each time ...
+RETRY_MAX_SECONDS = 30.0  # ... up to this
 
 
 class TableState(MutableMapping[str, dict[str, Any]]):
@@ -91,6 +93,7 @@ class AlertingService:
         self.silence_book = silences
         self.receivers = list(receivers)
         self.started = threading.Event()
+        self.faults: dict[str, str] = {}  # topic -> why writing to it fails (for /healthz)
         self.app = make_app(settings, app_id)
         self.group_id = self.app.conf.id
         app = self.app
@@ -121,36 +124,87 @@ class AlertingService:
         live = self.silence_book.current() if self.silence_book is not None else []
         return [*self.rules.silences, *live]
 
+    def health(self) -> tuple[bool, dict[str, object]]:
+        """(healthy?, details) for /healthz: unhealthy, with the reason, while a write keeps
+        failing (the agent waits on it and commits nothing past it)."""
+        faults = dict(self.faults)
+        if faults:
+            return False, {"reason": "; ".join(faults.values()), "faults": faults}
+        return self.started.is_set(), {}
+
+    async def _deliver(self, what: str, send: Callable[[], Awaitable[Any]]) -> None:
+        """Run ``send`` (a Kafka send returning the record's future) and wait for the broker's
+        acknowledgement, retrying for as long as it takes.
+
+        A failure that reaches here is permanent (a DENY WRITE ACL, a topic that was deleted) or
+        kept failing through the producer's own retries, so /healthz reports it at once, and the
+        agent stays on this record: its offset, and every later one of the partition, is not
+        committed until the write succeeds. After the fault is fixed the record goes through
+        (here, or after a restart, since it was never committed): nothing is lost, nothing is
+        skipped. Cancellation (shutdown, rebalance) is let through without an ack.
+        """
+        delay = RETRY_FIRST_SECONDS
+        while True:
+            try:
+                await (await send())
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # retried below, forever: never skip a record
+                metrics.SEND_FAILURES.labels(topic=what).inc()
+                reason = f"cannot write to {what}: {type(exc).__name__}: {exc}"
+                if self.faults.get(what) != reason:
+                    log.error("%s; retrying, not committing past this record", reason)
+                self.faults[what] = reason
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_SECONDS)
+                continue
+            if self.faults.pop(what, None) is not None:
+                log.warning("writing to %s works again", what)
+            return
+
     async def _dead_letter(self, event: Any, reason: str, detail: str) -> None:
-        await send_dead_letter(
-            self.deadletter, event, stage="alerting", reason=reason, detail=detail
+        await self._deliver(
+            "deadletter",
+            lambda: send_dead_letter(
+                self.deadletter, event, stage="alerting", reason=reason, detail=detail
+            ),
         )
         metrics.DEAD_LETTERED.labels(reason=reason).inc()
 
     async def _route(self, stream: Any) -> None:
+        # Acked by hand, only once what the record produced is acknowledged: Faust acks (and
+        # later commits) an event when the loop moves on *or* when the agent stops or crashes.
+        stream.enable_acks = False
         async for event in stream.events():
-            started = time.perf_counter()
-            try:
-                enriched = codec.decode(event.value, EnrichedArticle)
-            except DecodeError as exc:
-                await self._dead_letter(event, exc.reason, exc.detail)
-                continue
-            try:
-                contributions = self.rules.contributions(enriched)
-                encoded = [(c.group.key.encode(), codec.encode(c)) for c in contributions]
-                for _, value in encoded:
-                    check_record_size(value, what="contribution")
-            except LimitError as exc:
-                await self._dead_letter(event, exc.reason, exc.detail)
-                continue
-            except Exception as exc:  # domain code failed on this record: dead-letter it
-                log.exception("rules failed on article %s", enriched.article.id)
-                await self._dead_letter(event, metrics.PROCESSING_ERROR, repr(exc))
-                continue
-            metrics.ARTICLES.inc()
-            metrics.RULE_EVALUATION.observe(time.perf_counter() - started)
-            for key, value in encoded:
-                await self.by_group.send(key=key, value=value)
+            await self._route_one(event)
+            await stream.ack(event)
+
+    async def _route_one(self, event: Any) -> None:
+        started = time.perf_counter()
+        try:
+            enriched = codec.decode(event.value, EnrichedArticle)
+        except DecodeError as exc:
+            await self._dead_letter(event, exc.reason, exc.detail)
+            return
+        try:
+            contributions = self.rules.contributions(enriched)
+            encoded = [(c.group.key.encode(), codec.encode(c)) for c in contributions]
+            for _, value in encoded:
+                check_record_size(value, what="contribution")
+        except LimitError as exc:
+            await self._dead_letter(event, exc.reason, exc.detail)
+            return
+        except Exception as exc:  # domain code failed on this record: dead-letter it
+            log.exception("rules failed on article %s", enriched.article.id)
+            await self._dead_letter(event, metrics.PROCESSING_ERROR, repr(exc))
+            return
+        metrics.ARTICLES.inc()
+        metrics.RULE_EVALUATION.observe(time.perf_counter() - started)
+        for key, value in encoded:
+            await self._deliver(
+                "by-group",
+                lambda k=key, v=value: self.by_group.send(key=k, value=v, force=True),  # type: ignore[misc]
+            )
 
     async def _wait_for_silences(self, timeout: float = 30.0) -> None:
         book = self.silence_book
@@ -160,46 +214,51 @@ class AlertingService:
 
     async def _evaluate(self, stream: Any) -> None:
         await self._wait_for_silences()
+        stream.enable_acks = False  # acked by hand, see _route
         async for event in stream.events():
-            started = time.perf_counter()
-            try:
-                contribution = codec.decode(event.value, Contribution)
-                outcome, new_state = self.engine.decide(contribution, utcnow(), self.silences())
-                # Both sizes are bounded by construction (services.alerting.caps); checked all
-                # the same, because a record Kafka refuses would crash the producer for good.
-                encoded = codec.encode(outcome.alert) if outcome.alert is not None else None
-                if encoded is not None:
-                    check_record_size(encoded, what="alert")
-                if new_state is not None:
-                    check_record_size(orjson.dumps(new_state), what="group state")
-            except (DecodeError, LimitError) as exc:
-                await self._dead_letter(event, exc.reason, exc.detail)
-                continue
-            except Exception as exc:  # domain code failed on this record: dead-letter it
-                log.exception("engine failed on a contribution")
-                await self._dead_letter(event, metrics.PROCESSING_ERROR, repr(exc))
-                continue
-            metrics.RULE_EVALUATION.observe(time.perf_counter() - started)
-            if outcome.suppressed is not None:
-                metrics.SUPPRESSED.labels(reason=outcome.suppressed).inc()
-            alert = outcome.alert
-            if alert is not None and encoded is not None:
-                # Sent now and awaited (not attached to the event): the group's state records
-                # the firing only once Kafka has the alert, so a crash cannot lose it.
-                sent = await self.alerts.send(
-                    key=alert.group.key.encode(), value=encoded, force=True
-                )
-                await sent
+            await self._evaluate_one(event)
+            await stream.ack(event)
+
+    async def _evaluate_one(self, event: Any) -> None:
+        started = time.perf_counter()
+        try:
+            contribution = codec.decode(event.value, Contribution)
+            outcome, new_state = self.engine.decide(contribution, utcnow(), self.silences())
+            # Both sizes are bounded by construction (services.alerting.caps); checked all
+            # the same, because a record Kafka refuses would crash the producer for good.
+            encoded = codec.encode(outcome.alert) if outcome.alert is not None else None
+            if encoded is not None:
+                check_record_size(encoded, what="alert")
             if new_state is not None:
-                self.engine.state[contribution.group.key] = new_state
-            if alert is None:
-                continue
-            metrics.ALERTS.labels(rule=alert.rule, severity=alert.severity.value).inc()
-            latency = (utcnow() - contribution.received_at).total_seconds()
-            metrics.END_TO_END_LATENCY.observe(max(0.0, latency))
-            log.info("alert %s %s: %s", alert.id[:12], alert.severity.value, alert.summary)
-            for receiver in self.receivers:
-                receiver.submit(alert)
+                check_record_size(orjson.dumps(new_state), what="group state")
+        except (DecodeError, LimitError) as exc:
+            await self._dead_letter(event, exc.reason, exc.detail)
+            return
+        except Exception as exc:  # domain code failed on this record: dead-letter it
+            log.exception("engine failed on a contribution")
+            await self._dead_letter(event, metrics.PROCESSING_ERROR, repr(exc))
+            return
+        metrics.RULE_EVALUATION.observe(time.perf_counter() - started)
+        if outcome.suppressed is not None:
+            metrics.SUPPRESSED.labels(reason=outcome.suppressed).inc()
+        alert = outcome.alert
+        if alert is not None and encoded is not None:
+            # Sent now and awaited: the group's state records the firing only once Kafka has
+            # the alert, so a crash cannot lose it (it is re-raised, same id, on redelivery).
+            key = alert.group.key.encode()
+            await self._deliver(
+                "alerts", lambda: self.alerts.send(key=key, value=encoded, force=True)
+            )
+        if new_state is not None:
+            self.engine.state[contribution.group.key] = new_state
+        if alert is None:
+            return
+        metrics.ALERTS.labels(rule=alert.rule, severity=alert.severity.value).inc()
+        latency = (utcnow() - contribution.received_at).total_seconds()
+        metrics.END_TO_END_LATENCY.observe(max(0.0, latency))
+        log.info("alert %s %s: %s", alert.id[:12], alert.severity.value, alert.summary)
+        for receiver in self.receivers:
+            receiver.submit(alert)
 
 
 def worker(service: AlertingService, loglevel: str) -> faust.Worker:

@@ -40,6 +40,12 @@ DEAD_LETTERED = Counter(
     "Records sent unchanged to articles.deadletter, by reason.",
     ["reason"],
 )
+SEND_FAILURES = Counter(
+    "brink_alerting_send_failures_total",
+    "Writes to Kafka that failed and are being retried (the record is not committed meanwhile),"
+    " by topic: alerts, by-group (the internal topic), deadletter.",
+    ["topic"],
+)
 LAG = Gauge(
     "brink_alerting_consumer_lag",
     "Records in articles.enriched not yet committed by the alerting consumer group.",
@@ -58,6 +64,8 @@ def initialise(rules: list[str]) -> None:
         DELIVERY_FAILURES.labels(receiver=receiver)
     for reason in (*REASONS, PROCESSING_ERROR):
         DEAD_LETTERED.labels(reason=reason)
+    for topic in ("alerts", "by-group", "deadletter"):
+        SEND_FAILURES.labels(topic=topic)
     for rule in rules:
         for severity in SEVERITIES:
             ALERTS.labels(rule=rule, severity=severity)
