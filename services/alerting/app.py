@@ -37,6 +37,7 @@ from services.alerting.delivery import HttpReceiver
 from services.alerting.engine import Engine
 from services.alerting.rules import Contribution, RuleSet, Silence
 from services.alerting.silences import SilenceBook
+from services.alerting.topics import AlertingTopic
 from shared import codec
 from shared.codec import DecodeError
 from shared.faust_app import make_app, send_dead_letter
@@ -115,6 +116,41 @@ class AlertingService:
         app.agent(self.source, name="route")(self._route)
         app.agent(self.by_group, name="evaluate")(self._evaluate)
         app.task(self._on_started)
+        # None until the first rebalance (and table recovery) is complete, then the partitions
+        # of the by-group topic this worker evaluates.
+        self.evaluate_partitions: frozenset[int] | None = None
+        self.assigned: frozenset[Any] = frozenset()
+        app.on_rebalance_complete.connect(self._on_rebalance_complete)  # type: ignore[arg-type]
+
+    def topics(self) -> list[AlertingTopic]:
+        """Every topic the service reads or writes, for `ensure_alerting_topics`."""
+        partitions = self.settings.partitions
+        t = self.settings.topics
+        return [
+            AlertingTopic(t.enriched, None),
+            AlertingTopic(t.alerts, None),
+            AlertingTopic(t.deadletter, None),
+            AlertingTopic(self.by_group.get_topic_name(), partitions),
+            AlertingTopic(
+                self.groups.changelog_topic.get_topic_name(),
+                partitions,
+                {"cleanup.policy": "compact"},
+            ),
+        ]
+
+    async def _on_rebalance_complete(self, sender: Any = None, **_: Any) -> None:
+        assigned = frozenset(self.app.consumer.assignment())
+        by_group = self.by_group.get_topic_name()
+        self.assigned = assigned
+        self.evaluate_partitions = frozenset(
+            tp.partition for tp in assigned if tp.topic == by_group
+        )
+        log.info(
+            "assigned %d partition(s), %d of %s",
+            len(assigned),
+            len(self.evaluate_partitions),
+            by_group,
+        )
 
     async def _on_started(self) -> None:
         self.started.set()
@@ -130,7 +166,17 @@ class AlertingService:
         faults = dict(self.faults)
         if faults:
             return False, {"reason": "; ".join(faults.values()), "faults": faults}
-        return self.started.is_set(), {}
+        evaluating = self.evaluate_partitions
+        if not self.started.is_set() or evaluating is None:
+            return False, {"status": "starting", "reason": "waiting for partitions"}
+        details: dict[str, object] = {"evaluate_partitions": len(evaluating)}
+        if not evaluating and self.assigned:
+            # Assigned input but none of the by-group topic: the evaluate agent would never run.
+            reason = f"the evaluate agent has no partitions of {self.by_group.get_topic_name()}"
+            return False, {**details, "status": "starting", "reason": reason}
+        if not evaluating:
+            details["reason"] = "standby: no partitions assigned (more workers than partitions)"
+        return True, details
 
     async def _deliver(self, what: str, send: Callable[[], Awaitable[Any]]) -> None:
         """Run ``send`` (a Kafka send returning the record's future) and wait for the broker's

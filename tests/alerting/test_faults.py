@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,7 @@ from kafka import KafkaConsumer
 
 from shared.settings import Settings
 from tests.alerting.factories import T0, enriched, signal
-from tests.alerting.kafka_helpers import AlertReader, produce
+from tests.alerting.kafka_helpers import AlertReader, health, produce
 from tests.conftest import ROOT, ServiceProcess, free_port, settings_env, wait_for
 
 pytestmark = pytest.mark.kafka
@@ -47,16 +45,6 @@ class FaultyService(ServiceProcess):
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
-
-
-def health(svc: ServiceProcess) -> tuple[int, dict[str, Any]]:
-    try:
-        with urllib.request.urlopen(svc.url("/healthz"), timeout=2) as r:
-            return r.status, orjson.loads(r.read())
-    except urllib.error.HTTPError as err:
-        return err.code, orjson.loads(err.read())
-    except OSError:
-        return 0, {}
 
 
 def dead_letters(settings: Settings) -> list[Any]:
@@ -103,7 +91,7 @@ def test_a_sink_that_refuses_writes_blocks_commits_and_turns_healthz_503_and_los
         produce(settings, good)
 
         def unhealthy() -> dict[str, Any] | None:
-            status, body = health(faulty)
+            status, body = health(faulty.url("/healthz"))
             return body if status == 503 else None
 
         body = wait_for(unhealthy, timeout=60, message="/healthz 503 while the sink refuses")
