@@ -11,7 +11,8 @@ So every copied string is cut to a documented length here (an ellipsis marks the
 stories, sources and copies are kept exact), every list has a documented length, ids that are
 too long to be real ids are refused (dead-lettered as ``too_large``), and the engine keeps each
 group's state under `MAX_STATE_BYTES` (see `services.alerting.engine.fit_state`). With these
-caps an `Alert` is at most ~250 KB and a table value at most `MAX_STATE_BYTES`, both under
+caps an `Alert` is at most ~350 KB (every character a 6-byte JSON escape; 67 KB in ASCII) and a
+table value at most `MAX_STATE_BYTES`, both under
 `shared.limits.MAX_RECORD_BYTES`; the service still checks every alert's size before it sends it.
 
 Pure: no Kafka, no clock.

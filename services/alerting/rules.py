@@ -310,6 +310,56 @@ def event_time(enriched: EnrichedArticle) -> datetime:
     return a.received_at
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def bucket_start(at: datetime, length: timedelta) -> datetime:
+    """Start of the UTC-epoch-aligned bucket of ``length`` that holds ``at`` (``at`` itself
+    when ``length`` is zero): the same for every article in it, whatever order they come in."""
+    if length <= timedelta(0):
+        return at
+    return at - (at - _EPOCH) % length
+
+
+def count_period(rule: ArticleRule | WindowRule | SpikeRule) -> timedelta:
+    """The aligned buckets stories are counted in: the window (the repeat interval for
+    per-article rules, whose "count" is one story)."""
+    if isinstance(rule, WindowRule | SpikeRule):
+        return rule.window
+    return rule.repeat_interval
+
+
+def alert_period(rule: ArticleRule | WindowRule | SpikeRule) -> timedelta:
+    """The aligned buckets a group alerts at most once in (per severity): the repeat interval,
+    or the window when that is longer."""
+    return max(count_period(rule), rule.repeat_interval)
+
+
+def lookback(rule: ArticleRule | WindowRule | SpikeRule) -> timedelta:
+    """How far before a counting bucket the rule looks: a spike rule's baseline."""
+    return rule.baseline if isinstance(rule, SpikeRule) else timedelta(0)
+
+
+DEFAULT_LATENESS = timedelta(days=7)  # Kafka's default retention: a replay's whole backlog
+
+
+def lateness(rule: ArticleRule | WindowRule | SpikeRule, allowed: timedelta) -> timedelta:
+    """How far behind the newest article of its group an article may be and still count
+    exactly: ``allowed`` (BRINK_ALERTING_ALLOWED_LATENESS), at least one alert bucket."""
+    return max(alert_period(rule), allowed)
+
+
+def keep_for(rule: ArticleRule | WindowRule | SpikeRule, allowed: timedelta) -> timedelta:
+    """How long (article time) a group's stories matter: an article older than this behind
+    the newest of its group is late and not counted; a group idle this long (wall clock) is
+    evicted."""
+    return lateness(rule, allowed) + count_period(rule) + lookback(rule)
+
+
+def article_alert_id(rule: str, group: str, bucket: datetime, severity: Severity) -> str:
+    return stable_hash("article", rule, group, bucket.isoformat(), severity.value)
+
+
 def stable_hash(*parts: object, size: int = 32) -> str:
     data = "\x1f".join(str(p) for p in parts).encode()
     return hashlib.sha256(data).hexdigest()[:size]
@@ -454,12 +504,23 @@ class RuleSet:
         return out
 
     def article_alert(self, c: Contribution, created_at: datetime) -> Alert:
-        """The alert a per-article rule raises for one contribution (id: rule, group, story)."""
+        """The alert a per-article rule raises for one contribution.
+
+        Its id hashes rule, group, severity and the aligned repeat-interval bucket of the
+        article's time (the story itself when the interval is 0): the stories of a group in
+        one bucket share it, so which of them arrives first does not change the ids raised.
+        """
         rule = self.by_name[c.rule]
         severity = rule.severity_for(c.score, 1, 1)
         source = c.article.source or "1 source"
+        if rule.repeat_interval > timedelta(0):
+            alert_id = article_alert_id(
+                c.rule, c.group.key, bucket_start(c.at, alert_period(rule)), severity
+            )
+        else:
+            alert_id = stable_hash("article", c.rule, c.group.key, c.story, severity.value)
         return Alert(
-            id=stable_hash("article", c.rule, c.group.key, c.story),
+            id=alert_id,
             rule=c.rule,
             severity=severity,
             title=f"{pair_phrase(c.group)}: {kinds_phrase(c.group.kinds)}",
