@@ -69,7 +69,9 @@ def main() -> int:
     ensure_silences_topic(settings)
     receivers_ = receivers(settings, config, rules)
     book = SilenceBook(settings)
-    service = AlertingService(settings, rules, book, receivers_, app_id=config.app_id)
+    service = AlertingService(
+        settings, rules, book, receivers_, app_id=config.app_id, config=config
+    )
     try:  # before the worker starts, so Faust never subscribes to a topic not there yet
         ensure_alerting_topics(settings, service.topics())
     except TopicsError as exc:

@@ -23,6 +23,7 @@ that arrive during such a takeover are read thanks to `shared.faust_app`'s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -33,8 +34,10 @@ import faust
 import orjson
 
 from services.alerting import metrics
+from services.alerting.config import AlertingConfig
 from services.alerting.delivery import HttpReceiver
 from services.alerting.engine import Engine
+from services.alerting.eviction import GroupIndex
 from services.alerting.rules import Contribution, RuleSet, Silence
 from services.alerting.silences import SilenceBook
 from services.alerting.topics import AlertingTopic
@@ -50,6 +53,7 @@ log = logging.getLogger(__name__)
 APP_ID = "brink-alerting"
 RETRY_FIRST_SECONDS = 0.5  # a failed write is retried after this, doubling each time ...
 RETRY_MAX_SECONDS = 30.0  # ... up to this
+SWEEP_SECONDS = 1.0  # idle groups of a partition are looked for at most this often
 
 
 class TableState(MutableMapping[str, dict[str, Any]]):
@@ -87,8 +91,11 @@ class AlertingService:
         rules: RuleSet,
         silences: SilenceBook | None = None,
         receivers: Sequence[HttpReceiver] = (),
+        *,
         app_id: str = APP_ID,
+        config: AlertingConfig | None = None,
     ) -> None:
+        config = config or AlertingConfig(app_id=app_id)
         self.settings = settings
         self.rules = rules
         self.silence_book = silences
@@ -112,7 +119,10 @@ class AlertingService:
         self.groups = app.Table(
             "groups", partitions=settings.partitions, key_type=bytes, value_type=bytes
         )
-        self.engine = Engine(rules, TableState(self.groups))
+        self.engine = Engine(rules, TableState(self.groups), config.allowed_lateness)
+        self.index = GroupIndex(max(1, config.max_groups // settings.partitions))
+        self._index_stale = True  # rebuilt from the table after each rebalance's recovery
+        self._swept: dict[int, float] = {}
         app.agent(self.source, name="route")(self._route)
         app.agent(self.by_group, name="evaluate")(self._evaluate)
         app.task(self._on_started)
@@ -252,6 +262,34 @@ class AlertingService:
                 lambda k=key, v=value: self.by_group.send(key=k, value=v, force=True),  # type: ignore[misc]
             )
 
+    def _evict(self, key: str, reason: str) -> None:
+        # Only keys of the partition being processed: Faust writes the tombstone to the
+        # changelog partition of the current event.
+        with contextlib.suppress(KeyError):
+            del self.engine.state[key]
+        metrics.GROUPS_EVICTED.labels(reason=reason).inc()
+
+    def _remember(self, partition: int, key: str, state: dict[str, Any]) -> None:
+        if self._index_stale:
+            items = ((k, v) for k, v in self.engine.state.items() if isinstance(v, dict))
+            self.index.rebuild(items)
+            self._index_stale = False
+        for victim in self.index.touch(
+            partition, key, touched=float(state["touched"]), keep=float(state["keep"])
+        ):
+            self._evict(victim, "cap")
+        metrics.GROUPS.set(len(self.index))
+
+    def _sweep(self, partition: int) -> None:
+        """Evict the partition's idle groups, at most once a second per partition."""
+        now = time.time()
+        if now - self._swept.get(partition, 0.0) < SWEEP_SECONDS or self._index_stale:
+            return
+        self._swept[partition] = now
+        for victim in self.index.idle(partition, now):
+            self._evict(victim, "idle")
+        metrics.GROUPS.set(len(self.index))
+
     async def _wait_for_silences(self, timeout: float = 30.0) -> None:
         book = self.silence_book
         deadline = time.monotonic() + timeout
@@ -295,8 +333,12 @@ class AlertingService:
             await self._deliver(
                 "alerts", lambda: self.alerts.send(key=key, value=encoded, force=True)
             )
+        partition = int(event.message.partition)
         if new_state is not None:
+            new_state["p"] = partition  # which changelog partition the group lives on
             self.engine.state[contribution.group.key] = new_state
+            self._remember(partition, contribution.group.key, new_state)
+        self._sweep(partition)
         if alert is None:
             return
         metrics.ALERTS.labels(rule=alert.rule, severity=alert.severity.value).inc()
