@@ -98,7 +98,9 @@ def _partition_counts(admin: KafkaAdminClient, names: list[str], timeout: float)
         if set(counts) >= set(names):
             return counts
         if time.monotonic() > deadline:
+            errors = {d["name"]: d["error_code"] for d in described if d["name"] not in counts}
             raise TopicsError(
-                f"topics not ready after {timeout:.0f}s: {sorted(set(names) - set(counts))}"
+                f"topics not ready after {timeout:.0f}s, Kafka error codes {errors}"
+                " (29: not authorized to describe the topic)"
             )
         time.sleep(0.2)
