@@ -146,6 +146,8 @@ class AlertingService:
                 partitions,
                 {"cleanup.policy": "compact"},
             ),
+            # Faust's leader-election topic (faust/assignor/leader_assignor.py), one partition
+            AlertingTopic(f"{self.group_id}-__assignor-__leader", 1),
         ]
 
     async def _on_rebalance_complete(self, sender: Any = None, **_: Any) -> None:
