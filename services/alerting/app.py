@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 APP_ID = "brink-alerting"
 RETRY_FIRST_SECONDS = 0.5  # a failed write is retried after this, doubling each time ...
 RETRY_MAX_SECONDS = 30.0  # ... up to this
+MAX_IN_FLIGHT = 1_000  # routed articles whose contributions are not yet acknowledged
 SWEEP_SECONDS = 1.0  # idle groups of a partition are looked for at most this often
 
 
@@ -102,6 +103,8 @@ class AlertingService:
         self.receivers = list(receivers)
         self.started = threading.Event()
         self.faults: dict[str, str] = {}  # topic -> why writing to it fails (for /healthz)
+        self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._settling: set[asyncio.Future[None]] = set()
         self.app = make_app(settings, app_id)
         self.group_id = self.app.conf.id
         app = self.app
@@ -230,20 +233,54 @@ class AlertingService:
         metrics.DEAD_LETTERED.labels(reason=reason).inc()
 
     async def _route(self, stream: Any) -> None:
-        # Acked by hand, only once what the record produced is acknowledged: Faust acks (and
-        # later commits) an event when the loop moves on *or* when the agent stops or crashes.
+        """Route each article; ack it once every contribution it produced is acknowledged.
+
+        Events are acked by hand (Faust acks, and later commits, an event when the loop moves on
+        *and* when the agent stops or crashes). So that one article does not wait for the
+        broker's round trip before the next is read, its sends are settled by a task of their
+        own (at most `MAX_IN_FLIGHT` at once): Faust commits only up to the first event not yet
+        acked, so an ack out of order never commits past an article whose sends are pending or
+        being retried.
+        """
         stream.enable_acks = False
         async for event in stream.events():
-            await self._route_one(event)
-            await stream.ack(event)
+            await self._in_flight.acquire()
+            try:
+                pending = await self._route_one(event)
+            except BaseException:
+                self._in_flight.release()
+                raise
+            task = asyncio.ensure_future(self._settle(stream, event, pending))
+            self._settling.add(task)
+            task.add_done_callback(self._settling.discard)
 
-    async def _route_one(self, event: Any) -> None:
+    async def _settle(
+        self, stream: Any, event: Any, pending: list[tuple[bytes, bytes, Any]]
+    ) -> None:
+        try:
+            for key, value, future in pending:
+                try:
+                    await future
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # sent again by _deliver, for as long as it fails
+                    await self._deliver(
+                        "by-group",
+                        lambda k=key, v=value: self.by_group.send(key=k, value=v, force=True),  # type: ignore[misc]
+                    )
+            await stream.ack(event)
+        finally:
+            self._in_flight.release()
+
+    async def _route_one(self, event: Any) -> list[tuple[bytes, bytes, Any]]:
+        """Decode, apply the rules and send the article's contributions (or its dead letter);
+        returns the sends still to be acknowledged (key, value, future)."""
         started = time.perf_counter()
         try:
             enriched = codec.decode(event.value, EnrichedArticle)
         except DecodeError as exc:
             await self._dead_letter(event, exc.reason, exc.detail)
-            return
+            return []
         try:
             contributions = self.rules.contributions(enriched)
             encoded = [(c.group.key.encode(), codec.encode(c)) for c in contributions]
@@ -251,18 +288,27 @@ class AlertingService:
                 check_record_size(value, what="contribution")
         except LimitError as exc:
             await self._dead_letter(event, exc.reason, exc.detail)
-            return
+            return []
         except Exception as exc:  # domain code failed on this record: dead-letter it
             log.exception("rules failed on article %s", enriched.article.id)
             await self._dead_letter(event, metrics.PROCESSING_ERROR, repr(exc))
-            return
+            return []
         metrics.ARTICLES.inc()
         metrics.RULE_EVALUATION.observe(time.perf_counter() - started)
+        pending: list[tuple[bytes, bytes, Any]] = []
         for key, value in encoded:
-            await self._deliver(
-                "by-group",
-                lambda k=key, v=value: self.by_group.send(key=k, value=v, force=True),  # type: ignore[misc]
-            )
+            try:
+                future = await self.by_group.send(key=key, value=value, force=True)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # refused before it was queued: send it again until it is
+                await self._deliver(
+                    "by-group",
+                    lambda k=key, v=value: self.by_group.send(key=k, value=v, force=True),  # type: ignore[misc]
+                )
+                continue
+            pending.append((key, value, future))
+        return pending
 
     def _evict(self, key: str, reason: str) -> None:
         # Only keys of the partition being processed: Faust writes the tombstone to the
