@@ -2,12 +2,13 @@
 
 The real service (`services.alerting.__main__.main`), except that while the file named by
 ``BRINK_TEST_FAIL_FILE`` exists, sending to the topic named in ``BRINK_TEST_FAIL_TOPIC``
-(``alerts`` or ``deadletter``) raises kafka's ``TopicAuthorizationFailedError``, as a DENY
+(``alerts``, ``by_group`` or ``deadletter``) fails with ``TopicAuthorizationFailedError``, as a DENY
 WRITE ACL makes the broker answer. Removing the file is "fixing the ACL".
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from pathlib import Path
@@ -27,8 +28,11 @@ class FailingTopic:
         self._flag = flag
 
     async def send(self, **kwargs: Any) -> Any:
+        """Like Faust's: the record's future, which fails (as the broker's answer would)."""
         if self._flag.exists():
-            raise TopicAuthorizationFailedError(self._topic.get_topic_name())
+            failed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            failed.set_exception(TopicAuthorizationFailedError(self._topic.get_topic_name()))
+            return failed
         return await self._topic.send(**kwargs)
 
     def __getattr__(self, name: str) -> Any:

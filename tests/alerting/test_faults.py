@@ -61,7 +61,7 @@ def dead_letters(settings: Settings) -> list[Any]:
         c.close()
 
 
-@pytest.mark.parametrize("topic", ["alerts", "deadletter"])
+@pytest.mark.parametrize("topic", ["alerts", "by_group", "deadletter"])
 def test_a_sink_that_refuses_writes_blocks_commits_and_turns_healthz_503_and_loses_nothing(
     settings: Settings, group_id: str, start_service: Any, tmp_path: Path, topic: str
 ) -> None:
