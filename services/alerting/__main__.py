@@ -12,7 +12,7 @@ from services.alerting.config import DEFAULT_METRICS_PORT, AlertingConfig
 from services.alerting.delivery import HttpReceiver, alertmanager_payload, webhook_payload
 from services.alerting.rules import RulesError, RuleSet, load_rules
 from services.alerting.silences import SilenceBook, ensure_silences_topic
-from shared.kafka_admin import ensure_topics
+from services.alerting.topics import TopicsError, ensure_alerting_topics
 from shared.lag import LagMonitor
 from shared.logs import configure
 from shared.metrics import MetricsServer
@@ -67,14 +67,25 @@ def main() -> int:
         return 2
     metrics.initialise([r.name for r in rules.rules])
     ensure_silences_topic(settings)
-    ensure_topics(settings)
-    book = SilenceBook(settings).start()
-    sinks = [r.start() for r in receivers(settings, config, rules)]
-    service = AlertingService(settings, rules, book, sinks, app_id=config.app_id)
+    receivers_ = receivers(settings, config, rules)
+    book = SilenceBook(settings)
+    service = AlertingService(
+        settings, rules, book, receivers_, app_id=config.app_id, config=config
+    )
+    try:  # before the worker starts, so Faust never subscribes to a topic not there yet
+        ensure_alerting_topics(settings, service.topics())
+    except TopicsError as exc:
+        log.error("refusing to start: %s", exc)
+        print(f"alerting: refusing to start: {exc}", file=sys.stderr)
+        return 2
+    book.start()
+    sinks = [r.start() for r in receivers_]
 
     def health() -> tuple[bool, dict[str, object]]:
-        ok = service.started.is_set() and book.ready.is_set()
-        return ok, {"rules": len(rules.rules), "silences": len(service.silences())}
+        ok, details = service.health()
+        if ok and not book.ready.is_set():
+            ok, details = False, {"reason": "reading the silences topic"}
+        return ok, {**details, "rules": len(rules.rules), "silences": len(service.silences())}
 
     port = settings.metrics_port or DEFAULT_METRICS_PORT
     server = MetricsServer(settings.metrics_host, port, health=health).start()

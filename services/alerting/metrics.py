@@ -40,6 +40,22 @@ DEAD_LETTERED = Counter(
     "Records sent unchanged to articles.deadletter, by reason.",
     ["reason"],
 )
+SEND_FAILURES = Counter(
+    "brink_alerting_send_failures_total",
+    "Writes to Kafka that failed and are being retried (the record is not committed meanwhile),"
+    " by topic: alerts, by-group (the internal topic), deadletter.",
+    ["topic"],
+)
+GROUPS = Gauge(
+    "brink_alerting_groups",
+    "Alert groups this worker holds in its state table (over its partitions).",
+)
+GROUPS_EVICTED = Counter(
+    "brink_alerting_groups_evicted_total",
+    "Alert groups deleted from the state table (a changelog tombstone): idle (longer than their"
+    " rule needs them) or cap (over BRINK_ALERTING_MAX_GROUPS, least recently used first).",
+    ["reason"],
+)
 LAG = Gauge(
     "brink_alerting_consumer_lag",
     "Records in articles.enriched not yet committed by the alerting consumer group.",
@@ -52,12 +68,16 @@ SEVERITIES = ("info", "warning", "critical")
 
 def initialise(rules: list[str]) -> None:
     """Create every label set at zero so rate() and alerts see the series from the start."""
-    for reason in ("throttled", "silenced", "duplicate"):
+    for reason in ("idle", "cap"):
+        GROUPS_EVICTED.labels(reason=reason)
+    for reason in ("throttled", "silenced", "duplicate", "late"):
         SUPPRESSED.labels(reason=reason)
     for receiver in ("webhook", "alertmanager"):
         DELIVERY_FAILURES.labels(receiver=receiver)
     for reason in (*REASONS, PROCESSING_ERROR):
         DEAD_LETTERED.labels(reason=reason)
+    for topic in ("alerts", "by-group", "deadletter"):
+        SEND_FAILURES.labels(topic=topic)
     for rule in rules:
         for severity in SEVERITIES:
             ALERTS.labels(rule=rule, severity=severity)

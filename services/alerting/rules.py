@@ -36,6 +36,7 @@ from pydantic import (
     model_validator,
 )
 
+from services.alerting import caps
 from shared.schemas import (
     Alert,
     AlertArticle,
@@ -309,6 +310,56 @@ def event_time(enriched: EnrichedArticle) -> datetime:
     return a.received_at
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def bucket_start(at: datetime, length: timedelta) -> datetime:
+    """Start of the UTC-epoch-aligned bucket of ``length`` that holds ``at`` (``at`` itself
+    when ``length`` is zero): the same for every article in it, whatever order they come in."""
+    if length <= timedelta(0):
+        return at
+    return at - (at - _EPOCH) % length
+
+
+def count_period(rule: ArticleRule | WindowRule | SpikeRule) -> timedelta:
+    """The aligned buckets stories are counted in: the window (the repeat interval for
+    per-article rules, whose "count" is one story)."""
+    if isinstance(rule, WindowRule | SpikeRule):
+        return rule.window
+    return rule.repeat_interval
+
+
+def alert_period(rule: ArticleRule | WindowRule | SpikeRule) -> timedelta:
+    """The aligned buckets a group alerts at most once in (per severity): the repeat interval,
+    or the window when that is longer."""
+    return max(count_period(rule), rule.repeat_interval)
+
+
+def lookback(rule: ArticleRule | WindowRule | SpikeRule) -> timedelta:
+    """How far before a counting bucket the rule looks: a spike rule's baseline."""
+    return rule.baseline if isinstance(rule, SpikeRule) else timedelta(0)
+
+
+DEFAULT_LATENESS = timedelta(days=7)  # Kafka's default retention: a replay's whole backlog
+
+
+def lateness(rule: ArticleRule | WindowRule | SpikeRule, allowed: timedelta) -> timedelta:
+    """How far behind the newest article of its group an article may be and still count
+    exactly: ``allowed`` (BRINK_ALERTING_ALLOWED_LATENESS), at least one alert bucket."""
+    return max(alert_period(rule), allowed)
+
+
+def keep_for(rule: ArticleRule | WindowRule | SpikeRule, allowed: timedelta) -> timedelta:
+    """How long (article time) a group's stories matter: an article older than this behind
+    the newest of its group is late and not counted; a group idle this long (wall clock) is
+    evicted."""
+    return lateness(rule, allowed) + count_period(rule) + lookback(rule)
+
+
+def article_alert_id(rule: str, group: str, bucket: datetime, severity: Severity) -> str:
+    return stable_hash("article", rule, group, bucket.isoformat(), severity.value)
+
+
 def stable_hash(*parts: object, size: int = 32) -> str:
     data = "\x1f".join(str(p) for p in parts).encode()
     return hashlib.sha256(data).hexdigest()[:size]
@@ -322,6 +373,19 @@ def _names(party: Party | None) -> set[str]:
     if party is None:
         return set()
     return {n.casefold() for n in (party.name, party.code, party.mention) if n}
+
+
+def _name(party: Party) -> str:
+    return caps.clip(party.name, caps.MAX_NAME_CHARS)
+
+
+def _sentence(signal: Signal) -> str:
+    """The signal's sentence, cut around its cue when too long (``start``/``end`` stay the
+    cue's offsets into the article, so they are not changed by the cut)."""
+    cue_at = signal.start - signal.sentence_start
+    return caps.clip_around(
+        signal.sentence, cue_at, cue_at + (signal.end - signal.start), caps.MAX_SENTENCE_CHARS
+    )
 
 
 def _modality(signal: Signal) -> Modality:
@@ -362,7 +426,9 @@ class RuleSet:
             return []
         article = enriched.article
         at = event_time(enriched)
+        caps.check_id(article.id, "article id")
         story = article.duplicate.of if article.duplicate is not None else article.id
+        caps.check_id(story, "story id (duplicate.of)")
         # `entities` filters see the whole article: its entities and every signal's parties.
         entity_names = {e.text.casefold() for e in enriched.entities} | {
             e.code.casefold() for e in enriched.entities if e.code
@@ -371,9 +437,9 @@ class RuleSet:
             entity_names |= _names(s.actor) | _names(s.target)
         alert_article = AlertArticle(
             id=article.id,
-            title=article.title,
-            url=article.url,
-            source=article.source,
+            title=caps.clip(article.title, caps.MAX_TITLE_CHARS),
+            url=caps.clip_optional(article.url, caps.MAX_URL_CHARS),
+            source=caps.clip_optional(article.source, caps.MAX_SOURCE_CHARS),
             published_at=article.published_at,
             received_at=article.received_at,
         )
@@ -390,8 +456,8 @@ class RuleSet:
                 groups.setdefault(values, []).append(r)
             for values, members in groups.items():
                 signals = [m.signal for m in members]
-                actors = sorted({m.actor.name for m in members if m.actor})
-                targets = sorted({m.target.name for m in members if m.target})
+                actors = sorted({_name(m.actor) for m in members if m.actor})
+                targets = sorted({_name(m.target) for m in members if m.target})
                 if rule.actors and not rule.actors.accepts(
                     set().union(*(_names(m.actor) for m in members))
                 ):
@@ -404,20 +470,20 @@ class RuleSet:
                     continue
                 group = AlertGroup(
                     key=group_key(rule.name, values),
-                    actors=actors,
-                    targets=targets,
+                    actors=actors[: caps.MAX_PARTIES],
+                    targets=targets[: caps.MAX_PARTIES],
                     kinds=sorted({s.kind for s in signals}, key=list(SignalKind).index),
                 )
                 evidence = [
                     Evidence(
                         article_id=article.id,
                         kind=s.kind,
-                        cue=s.cue,
-                        sentence=s.sentence,
+                        cue=caps.clip(s.cue, caps.MAX_CUE_CHARS),
+                        sentence=_sentence(s),
                         start=s.start,
                         end=s.end,
-                        actor=s.actor.name if s.actor else None,
-                        target=s.target.name if s.target else None,
+                        actor=_name(s.actor) if s.actor else None,
+                        target=_name(s.target) if s.target else None,
                         modality=_modality(s),
                     )
                     for s in signals[:MAX_EVIDENCE]
@@ -438,12 +504,23 @@ class RuleSet:
         return out
 
     def article_alert(self, c: Contribution, created_at: datetime) -> Alert:
-        """The alert a per-article rule raises for one contribution (id: rule, group, story)."""
+        """The alert a per-article rule raises for one contribution.
+
+        Its id hashes rule, group, severity and the aligned repeat-interval bucket of the
+        article's time (the story itself when the interval is 0): the stories of a group in
+        one bucket share it, so which of them arrives first does not change the ids raised.
+        """
         rule = self.by_name[c.rule]
         severity = rule.severity_for(c.score, 1, 1)
         source = c.article.source or "1 source"
+        if rule.repeat_interval > timedelta(0):
+            alert_id = article_alert_id(
+                c.rule, c.group.key, bucket_start(c.at, alert_period(rule)), severity
+            )
+        else:
+            alert_id = stable_hash("article", c.rule, c.group.key, c.story, severity.value)
         return Alert(
-            id=stable_hash("article", c.rule, c.group.key, c.story),
+            id=alert_id,
             rule=c.rule,
             severity=severity,
             title=f"{pair_phrase(c.group)}: {kinds_phrase(c.group.kinds)}",
@@ -484,9 +561,9 @@ class _Resolved:
 
     def value(self, field: str) -> str:
         if field == "actor":
-            return self.actor.name if self.actor else UNKNOWN
+            return _name(self.actor) if self.actor else UNKNOWN
         if field == "target":
-            return self.target.name if self.target else UNKNOWN
+            return _name(self.target) if self.target else UNKNOWN
         return self.signal.kind.value
 
 

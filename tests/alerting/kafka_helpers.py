@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import urllib.error
+import urllib.request
 from collections.abc import Iterable
+from typing import Any
 
+import orjson
 from kafka import KafkaConsumer, KafkaProducer
 
 from shared import codec
@@ -43,3 +47,14 @@ class AlertReader:
 
     def close(self) -> None:
         self._consumer.close()
+
+
+def health(url: str) -> tuple[int, dict[str, Any]]:
+    """(status, JSON body) of a service's /healthz; (0, {}) when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return int(r.status), orjson.loads(r.read())
+    except urllib.error.HTTPError as err:
+        return int(err.code), orjson.loads(err.read())
+    except OSError:
+        return 0, {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -60,16 +61,17 @@ def test_buildup_article_raises_one_alert_with_evidence_and_readable_summary() -
     assert alert.count == 1
 
 
-def test_alert_ids_are_deterministic_and_depend_on_the_story() -> None:
-    rules = parse_rules(SIMPLE)
+def test_alert_ids_depend_on_group_bucket_and_severity_not_on_which_story() -> None:
+    rules = parse_rules(SIMPLE)  # repeat_interval 6h: buckets 06:00-12:00, 12:00-18:00 UTC
     first = rules.evaluate_article(enriched("a1"))[0]
     again = parse_rules(SIMPLE).evaluate_article(enriched("a1"))[0]
-    other = rules.evaluate_article(enriched("a2"))[0]
-    copy = rules.evaluate_article(enriched("a3", duplicate_of="a1"))[0]
-    assert first.id == again.id
-    assert first.id != other.id
-    assert copy.id == first.id  # a copy of story a1 is the same alert
-    assert first.group.key == other.group.key
+    same_bucket = rules.evaluate_article(enriched("a2", at=T0 + timedelta(hours=3)))[0]
+    next_bucket = rules.evaluate_article(enriched("a3", at=T0 + timedelta(hours=4)))[0]
+    copy = rules.evaluate_article(enriched("a4", duplicate_of="a1"))[0]
+    poland = rules.evaluate_article(enriched("a5", [signal(target="Poland")]))[0]
+    assert first.id == again.id == same_bucket.id == copy.id
+    assert len({first.id, next_bucket.id, poland.id}) == 3
+    assert first.group.key == next_bucket.group.key
 
 
 @pytest.mark.parametrize("modality", [Modality.NEGATED, Modality.HISTORICAL, Modality.HYPOTHETICAL])
