@@ -244,7 +244,7 @@ case $cmd in
     heap="-Xms64m -Xmx256m" KAFKA_LOG_DIR=/tmp java_run "$main" "$@"
     ;;
   *)
-    sed -n '2,26p' "$0"
+    sed -n '2,25p' "$0"
     exit 2
     ;;
 esac
