@@ -8,6 +8,7 @@ of the suite in ``make test``.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -65,15 +66,23 @@ def record_row(pytestconfig: pytest.Config, faults_dir: Path) -> Callable[[Row],
 def make_run(faults_dir: Path) -> Iterator[Callable[..., Run]]:
     """Factory: ``make_run(name, bootstrap, broker=..., ...)``; every run is closed at the end."""
     runs: list[Run] = []
+    # The harness's own clients log every refused connection while a broker is down on purpose;
+    # pytest would print thousands of those lines under a failed run.
+    kafka_log = logging.getLogger("kafka")
+    level = kafka_log.level
+    kafka_log.setLevel(logging.CRITICAL)
 
     def make(name: str, bootstrap: str, **kwargs: object) -> Run:
         run = Run(name, bootstrap, faults_dir / name, **kwargs)  # type: ignore[arg-type]
         runs.append(run)
         return run
 
-    yield make
-    for run in runs:
-        run.close()
+    try:
+        yield make
+    finally:
+        for run in runs:
+            run.close()
+        kafka_log.setLevel(level)
 
 
 @pytest.fixture
@@ -89,9 +98,11 @@ def own_broker(faults_dir: Path, request: pytest.FixtureRequest) -> Iterator[Cal
         broker.up()
         return broker
 
-    yield start
-    for broker in brokers:
-        broker.close()
+    try:
+        yield start
+    finally:
+        for broker in brokers:
+            broker.close()
 
 
 def pytest_terminal_summary(

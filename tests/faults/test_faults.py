@@ -62,7 +62,7 @@ def test_smoke_kill9_each_service_and_bad_inputs(
     bootstrap: str, make_run: Callable[..., Run], record_row: Callable[[Row], None]
 ) -> None:
     """200 articles and 200 hostile items on the suite's broker, each service killed once."""
-    run = make_run("smoke", bootstrap, publish_seconds=25, stall_seconds=30, drain_seconds=90)
+    run = make_run("smoke", bootstrap, publish_seconds=25, stall_seconds=60, drain_seconds=120)
     items = items_for("smoke", 200, 200)
     events = [
         Event(0.25, "kill9", "ingest"),
