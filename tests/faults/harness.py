@@ -757,15 +757,15 @@ class Run:
         self.events_done.append(f"{ev.label()}@{self.elapsed():.0f}s")
         if ev.action == "kill9":
             svc = self.services[ev.target]
-            watch = self._watch(ev.label(), ev.target, offsets)
             with self._lock:
                 svc.kill9()
+                # Baselines once the old process is gone: what it wrote before dying is not new.
+                watch = self._watch(ev.label(), ev.target, offsets)
                 svc.start()
                 watch.started = time.monotonic()
                 self.watches.append(watch)
             return
         assert self.broker is not None, f"{ev.action} needs the run's own broker"
-        watches = [self._watch(f"{ev.label()}->{s}", s, offsets) for s in SERVICES]
         if ev.action == "broker_kill9":
             self.broker.kill9()
             time.sleep(3)  # an outage the services notice, not just a blip
@@ -781,10 +781,13 @@ class Run:
             return  # the node coming back is not an outage to recover from
         else:
             raise AssertionError(ev.action)
-        now = time.monotonic()
+        # Baselines once the cluster answers again: nothing written before the fault counts
+        # (and what is written while they are read is missed: recovery errs on the long side).
+        back = time.monotonic()
+        watches = [self._watch(f"{ev.label()}->{s}", s, offsets) for s in SERVICES]
         with self._lock:
             for w in watches:
-                w.started = now
+                w.started = back
                 self.watches.append(w)
 
     # ---------------------------------------------------------------- publishing
