@@ -503,6 +503,13 @@ class Watch:
     input_at: float | None = None
     total_seconds: float | None = None  # from the restart to the first new output
     seconds: float | None = None  # from max(restart, first input) to the first new output
+    cut_after: float | None = None  # killed again after this long, before any new output
+
+    def waited(self) -> float | None:
+        """Seconds the service had input and wrote nothing, when a new kill cut the wait short."""
+        if self.cut_after is None or self.input_at is None:
+            return None
+        return max(0.0, self.started + self.cut_after - max(self.started, self.input_at))
 
 
 @dataclass
@@ -520,6 +527,7 @@ class Row:
     crashes: int = 0
     bad: str = "-"
     recovery_s: float | None = None
+    recovery_at_least: bool = False  # the slowest restart was killed again before it recovered
     recovery_open: int = 0  # restarts with no new output by the end of the run
     alerting_unread: int | None = None  # enriched + by-group records alerting never committed
     rss_mb: dict[str, int] = field(default_factory=dict)
@@ -542,7 +550,7 @@ def format_row(r: Row) -> str:
     if r.recovery_open:
         rec = f"open x{r.recovery_open}"
     else:
-        rec = "-" if r.recovery_s is None else f"{r.recovery_s:.1f}"
+        rec = "-" if r.recovery_s is None else f"{'>' * r.recovery_at_least}{r.recovery_s:.1f}"
     rss = "/".join(str(r.rss_mb.get(s, 0)) for s in SERVICES)
     unread = "?" if r.alerting_unread is None else str(r.alerting_unread)
     return (
@@ -694,7 +702,9 @@ class Run:
                             svc.start()
                             watch.started = time.monotonic()
                             self.watches.append(watch)
-                    open_watches = [w for w in self.watches if w.seconds is None]
+                    open_watches = [
+                        w for w in self.watches if w.seconds is None and w.cut_after is None
+                    ]
                 for w in open_watches:
                     self._check_watch(w, offsets)
         finally:
@@ -758,6 +768,9 @@ class Run:
         if ev.action == "kill9":
             svc = self.services[ev.target]
             with self._lock:
+                for w in self.watches:  # a restart killed again before it wrote anything
+                    if w.service == ev.target and w.seconds is None and w.cut_after is None:
+                        w.cut_after = time.monotonic() - w.started
                 svc.kill9()
                 # Baselines once the old process is gone: what it wrote before dying is not new.
                 watch = self._watch(ev.label(), ev.target, offsets)
@@ -958,9 +971,17 @@ class Run:
         if out.bad_total:
             row.bad = f"{out.bad_refused}/{out.bad_total}"
         done = [w.seconds for w in self.watches if w.seconds is not None]
+        cut = [(w, w.waited()) for w in self.watches if w.waited() is not None]
         row.recovery_s = max(done) if done else None
+        cut_max = max((t for _, t in cut if t is not None), default=None)
+        if cut_max is not None and (row.recovery_s is None or cut_max > row.recovery_s):
+            row.recovery_s, row.recovery_at_least = cut_max, True
         # A restart after which the service never had anything to do is not its failure.
-        stuck = [w for w in self.watches if w.seconds is None and w.input_at is not None]
+        stuck = [
+            w
+            for w in self.watches
+            if w.seconds is None and w.cut_after is None and w.input_at is not None
+        ]
         row.recovery_open = len(stuck)
         row.rss_mb = {n: s.peak_rss_kb // 1024 for n, s in self.services.items()}
         row.seconds = self.elapsed()
@@ -974,11 +995,16 @@ class Run:
             row.failures.append(f"{len(out.bad_accepted)} bad inputs not refused")
         if row.dup_alert_ids:
             row.failures.append(f"{row.dup_alert_ids} alert ids written more than once")
-        slow = [w for w in self.watches if w.seconds is not None and w.seconds > RECOVERY_LIMIT_S]
+        slow = [
+            f"{w.label} {w.seconds:.1f}s"
+            for w in self.watches
+            if w.seconds is not None and w.seconds > RECOVERY_LIMIT_S
+        ]
+        slow += [
+            f"{w.label} >{t:.1f}s (killed again)" for w, t in cut if t and t > RECOVERY_LIMIT_S
+        ]
         if slow:
-            row.failures.append(
-                "recovery over 10 s: " + ", ".join(f"{w.label} {w.seconds:.1f}s" for w in slow)
-            )
+            row.failures.append("recovery over 10 s: " + ", ".join(slow))
         if row.recovery_open:
             row.failures.append("input but no output after: " + ", ".join(w.label for w in stuck))
         self._write_details(row, out, t)

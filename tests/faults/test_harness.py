@@ -7,7 +7,7 @@ import random
 
 import orjson
 
-from tests.faults.harness import Row, Sent, Tally, evaluate, format_table, tag_of
+from tests.faults.harness import Row, Sent, Tally, Watch, evaluate, format_table, tag_of
 from tests.faults.inputs import BAD_CASES, TAG_HEADER, Item, bad_items, url_for
 
 
@@ -94,3 +94,15 @@ def test_the_table_says_why_a_run_failed() -> None:
     assert "FAIL" in text
     assert "PASS" in text
     assert "- x: 2 lost" in text
+
+
+def test_a_restart_killed_again_counts_the_time_it_had_work() -> None:
+    w = Watch("kill9(enrichment)", "enrichment", started=100.0, baseline=5, input_baseline=9)
+    assert w.waited() is None  # still open
+    w.input_at, w.cut_after = 102.0, 30.0
+    assert w.waited() == 28.0
+    idle = Watch("kill9(alerting)", "alerting", started=100.0, baseline=0, input_baseline=0)
+    idle.cut_after = 30.0
+    assert idle.waited() is None  # never had input: not its failure
+    row = Row(run="k", recovery_s=28.0, recovery_at_least=True)
+    assert "| >28.0 |" in format_table([row])
