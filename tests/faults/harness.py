@@ -990,7 +990,11 @@ class Run:
         if row.alerting_unread != 0:
             row.failures.append(f"alerting left {row.alerting_unread} records unread")
         if row.crashes:
-            row.failures.append(f"{row.crashes} crashes ({'; '.join(self.crashes)})")
+            who = Counter(c.split(" ")[0] for c in self.crashes)
+            row.failures.append(
+                f"{row.crashes} crashes ({', '.join(f'{n} x{k}' for n, k in who.items())};"
+                f" first: {self.crashes[0]})"
+            )
         if out.bad_accepted:
             row.failures.append(f"{len(out.bad_accepted)} bad inputs not refused")
         if row.dup_alert_ids:
@@ -1006,7 +1010,10 @@ class Run:
         if slow:
             row.failures.append("recovery over 10 s: " + ", ".join(slow))
         if row.recovery_open:
-            row.failures.append("input but no output after: " + ", ".join(w.label for w in stuck))
+            row.failures.append(
+                "input but no output after: "
+                + ", ".join(f"{k} x{n}" for k, n in Counter(w.label for w in stuck).items())
+            )
         self._write_details(row, out, t)
         return row
 
