@@ -6,7 +6,7 @@ passes when nothing is lost, no service crashed, every bad input was refused, ev
 was followed by new output within 10 s, and no alert id was written twice.
 
 ``make test`` runs the short smoke run (``faults_short``, on the suite's broker);
-``make test-faults`` runs everything (``faults``: own brokers and a 3-node cluster, ~20 min).
+``make test-faults`` runs everything (``faults``: own brokers and a 3-node cluster, ~24 min).
 Sizes scale with BRINK_FAULTS_SCALE (1.0; e.g. 0.1 while developing), the inputs repeat for one
 BRINK_FAULTS_SEED. Docs: docs/operations.md, "Fault runs".
 """
