@@ -503,7 +503,7 @@ class Watch:
     input_at: float | None = None
     total_seconds: float | None = None  # from the restart to the first new output
     seconds: float | None = None  # from max(restart, first input) to the first new output
-    cut_after: float | None = None  # killed again after this long, before any new output
+    cut_after: float | None = None  # died again (kill or crash) this long after, with no output
 
     def waited(self) -> float | None:
         """Seconds the service had input and wrote nothing, when a new kill cut the wait short."""
@@ -547,10 +547,9 @@ HEADER = (
 
 def format_row(r: Row) -> str:
     dlq = " ".join(f"{k}={v}" for k, v in sorted(r.dlq.items())) or "-"
+    rec = "-" if r.recovery_s is None else f"{'>' * r.recovery_at_least}{r.recovery_s:.1f}"
     if r.recovery_open:
-        rec = f"open x{r.recovery_open}"
-    else:
-        rec = "-" if r.recovery_s is None else f"{'>' * r.recovery_at_least}{r.recovery_s:.1f}"
+        rec = f"{rec}, open x{r.recovery_open}"
     rss = "/".join(str(r.rss_mb.get(s, 0)) for s in SERVICES)
     unread = "?" if r.alerting_unread is None else str(r.alerting_unread)
     return (
@@ -698,6 +697,7 @@ class Run:
                             (self.out / f"crash-{svc.name}-{len(self.crashes)}.txt").write_text(
                                 svc.log_tail(200)
                             )
+                            self._cut(svc.name)
                             watch = self._watch(f"crash-restart({svc.name})", svc.name, offsets)
                             svc.start()
                             watch.started = time.monotonic()
@@ -709,6 +709,12 @@ class Run:
                     self._check_watch(w, offsets)
         finally:
             offsets.close()
+
+    def _cut(self, service: str) -> None:
+        """The service dies again: its open restarts end here, without output."""
+        for w in self.watches:
+            if w.service == service and w.seconds is None and w.cut_after is None:
+                w.cut_after = time.monotonic() - w.started
 
     def inputs(self, service: str) -> tuple[str, ...]:
         t = self.settings.topics
@@ -768,9 +774,7 @@ class Run:
         if ev.action == "kill9":
             svc = self.services[ev.target]
             with self._lock:
-                for w in self.watches:  # a restart killed again before it wrote anything
-                    if w.service == ev.target and w.seconds is None and w.cut_after is None:
-                        w.cut_after = time.monotonic() - w.started
+                self._cut(ev.target)
                 svc.kill9()
                 # Baselines once the old process is gone: what it wrote before dying is not new.
                 watch = self._watch(ev.label(), ev.target, offsets)
@@ -987,7 +991,9 @@ class Run:
         row.seconds = self.elapsed()
         if row.lost:
             row.failures.append(f"{row.lost} lost")
-        if row.alerting_unread != 0:
+        if row.alerting_unread is None:
+            row.failures.append("alerting's committed offsets could not be read")
+        elif row.alerting_unread:
             row.failures.append(f"alerting left {row.alerting_unread} records unread")
         if row.crashes:
             who = Counter(c.split(" ")[0] for c in self.crashes)
@@ -1004,9 +1010,7 @@ class Run:
             for w in self.watches
             if w.seconds is not None and w.seconds > RECOVERY_LIMIT_S
         ]
-        slow += [
-            f"{w.label} >{t:.1f}s (killed again)" for w, t in cut if t and t > RECOVERY_LIMIT_S
-        ]
+        slow += [f"{w.label} >{t:.1f}s (died again)" for w, t in cut if t and t > RECOVERY_LIMIT_S]
         if slow:
             row.failures.append("recovery over 10 s: " + ", ".join(slow))
         if row.recovery_open:
