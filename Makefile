@@ -10,7 +10,7 @@ STAMP := $(VENV)/.brink-setup
 KAFKA := deploy/kafka/kafka.sh
 export BRINK_BOOTSTRAP_SERVERS ?= 127.0.0.1:9092
 
-.PHONY: help setup tools kafka-up kafka-down kafka-status demo demo-status down test test-unit lint format typecheck promtool-check bench schemas lock clean
+.PHONY: help setup tools kafka-up kafka-down kafka-status demo demo-status down test test-faults test-unit lint format typecheck promtool-check bench schemas lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ test: setup kafka-up ## the whole suite against a real broker, plus lint and typ
 	$(PY) -m shared.jsonschema --check
 	$(PY) -m pytest -q -p no:cacheprovider
 	$(MAKE) --no-print-directory lint typecheck
+
+test-faults: setup kafka-up ## fault and fuzz runs: kill -9, broker/node loss, bad inputs (~25 min); table in .cache/faults/
+	$(PY) -m pytest -s -p no:cacheprovider -m "faults or faults_short" tests/faults
 
 test-unit: $(STAMP) ## only the tests that need no broker
 	$(PY) -m pytest -q -m "not kafka"

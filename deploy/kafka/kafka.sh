@@ -6,22 +6,37 @@
 #   deploy/kafka/kafka.sh down [--cluster]   stop it cleanly (SIGTERM, then wait)
 #   deploy/kafka/kafka.sh status [--cluster] print what runs, exit 1 when nothing does
 #   deploy/kafka/kafka.sh stop-node N        stop node N of the cluster (for failure tests)
+#   deploy/kafka/kafka.sh start-node N       start it again and wait until it is ready
 #   deploy/kafka/kafka.sh tool NAME ARGS...  run a Kafka CLI tool: topics, console-producer,
 #                                            console-consumer, consumer-groups, api-versions
 #
 # Everything lives under $BRINK_KAFKA_HOME (default: <repo>/.cache/kafka, git-ignored):
 # libs/ (jars), single/ and cluster/nodeN/ (config, data, log, pid). Data survives `down`;
 # `up` twice leaves one broker; `fetch` twice downloads once.
+#
+# Environment (all optional; the defaults are the ports and folders above):
+#   BRINK_KAFKA_HOME                      where config, data, logs and pid files live
+#   BRINK_KAFKA_LIBS                      the jars (default $BRINK_KAFKA_HOME/libs); point a second
+#                                         home at the first one's libs to share one download
+#   BRINK_KAFKA_PORT, BRINK_KAFKA_CONTROLLER_PORT          single node (9092, 9193)
+#   BRINK_KAFKA_CLUSTER_PORTS, BRINK_KAFKA_CLUSTER_CONTROLLER_PORTS
+#                                         the cluster's three ports each, space-separated
+#                                         ("19092 19093 19094", "19192 19193 19194")
+#   BRINK_KAFKA_HEAP                      JVM heap options (-Xms256m -Xmx1g)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 home=${BRINK_KAFKA_HOME:-$repo/.cache/kafka}
-libs=$home/libs
+libs=${BRINK_KAFKA_LIBS:-$home/libs}
 port=${BRINK_KAFKA_PORT:-9092}
 controller_port=${BRINK_KAFKA_CONTROLLER_PORT:-9193}
-cluster_ports=(19092 19093 19094)
-cluster_controller_ports=(19192 19193 19194)
+read -r -a cluster_ports <<<"${BRINK_KAFKA_CLUSTER_PORTS:-19092 19093 19094}"
+read -r -a cluster_controller_ports <<<"${BRINK_KAFKA_CLUSTER_CONTROLLER_PORTS:-19192 19193 19194}"
+if ((${#cluster_ports[@]} != 3 || ${#cluster_controller_ports[@]} != 3)); then
+  printf 'kafka: BRINK_KAFKA_CLUSTER_PORTS and BRINK_KAFKA_CLUSTER_CONTROLLER_PORTS need 3 ports each\n' >&2
+  exit 2
+fi
 heap=${BRINK_KAFKA_HEAP:--Xms256m -Xmx1g}
 
 log() { printf 'kafka: %s\n' "$*" >&2; }
@@ -35,7 +50,7 @@ fetch() {
   command -v mvn >/dev/null || { log "Maven (mvn) is required to fetch the broker jars"; exit 1; }
   log "resolving org.apache.kafka:kafka_2.13 and its runtime dependencies from Maven Central"
   rm -rf "$libs.tmp"
-  mkdir -p "$home"
+  mkdir -p "$home" "$(dirname "$libs")"
   if ! mvn -q -B -ntp -Dstyle.color=never -f "$here/pom.xml" dependency:copy-dependencies \
     -DincludeScope=runtime -DoutputDirectory="$libs.tmp" >"$home/mvn.log" 2>&1; then
     cat "$home/mvn.log" >&2
@@ -229,7 +244,7 @@ case $cmd in
     heap="-Xms64m -Xmx256m" KAFKA_LOG_DIR=/tmp java_run "$main" "$@"
     ;;
   *)
-    sed -n '2,14p' "$0"
+    sed -n '2,25p' "$0"
     exit 2
     ;;
 esac

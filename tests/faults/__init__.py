@@ -1,0 +1,1 @@
+"""Fault and fuzz runs against real processes: see tests/faults/harness.py and docs/operations.md."""
