@@ -108,7 +108,7 @@ def test_unproducible_records_are_dead_lettered_alone(
     assert set(by_id) == wanted
     dead = read(settings, settings.topics.deadletter, 3)
     reasons = {r.key.decode(): deadletter.describe(r.headers).reason for r in dead}
-    assert reasons == {big.id: "too_large", deep.id: "processing_error", "huge": "malformed_json"}
+    assert reasons == {big.id: "too_large", deep.id: "too_deep", "huge": "malformed_json"}
     assert {r.key.decode(): r.value for r in dead} == {
         big.id: payloads[20][1],
         deep.id: payloads[35][1],
