@@ -1,5 +1,13 @@
-"""spaCy pipeline components that find escalation signals (factory + class, patterns from
-``patterns/``), and the extensions they set. Registered with spaCy on import.
+"""spaCy pipeline components that find escalation signals, and the extensions they set.
+Registered with spaCy on import.
+
+The three pattern components are shaped like spaCy's own (``spacy.pipeline.SpanRuler``):
+config through the factory (``patterns_dir``: a patterns directory, null for the shipped
+``patterns/``); ``initialize(get_examples, *, nlp, patterns_dir)`` loads the `Lexicon` (and
+the first call does, when ``initialize`` was not run, so ``nlp.add_pipe`` then ``nlp(text)``
+works); ``to_disk``/``from_disk`` write and read the pattern files, so ``nlp.to_disk`` and
+``spacy.load`` round-trip. Each component holds its own `Lexicon`; nothing is cached at module
+level.
 
 - ``brink_newline_sentences``: a sentence starts after every line break, so headlines and
   paragraphs never glue together (runs before the parser, which keeps preset boundaries).
@@ -14,10 +22,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from spacy import util
 from spacy.attrs import DEP, IS_SPACE, LEMMA, LOWER, MORPH, ORTH, POS, TAG
 from spacy.language import Language
 from spacy.matcher import DependencyMatcher, Matcher, PhraseMatcher
@@ -27,6 +37,7 @@ from spacy.util import filter_spans
 
 from services.enrichment import context, lexicon
 from services.enrichment.hits import Hit, Place
+from services.enrichment.lexicon import GazetteerEntry, Lexicon
 
 
 def register_extensions() -> None:
@@ -55,20 +66,78 @@ def newline_sentences(doc: Doc) -> Doc:
     return mark_line_breaks(doc)
 
 
-@Language.factory("brink_gazetteer")
-class Gazetteer:
+class LexiconPipe:
+    """What the pattern components share: the ``patterns_dir`` setting, the `Lexicon` (loaded
+    by `initialize` or `from_disk`, else on first use), and its serialisation. A subclass
+    builds its matchers from the Lexicon in `_build`."""
+
+    def __init__(self, nlp: Language, name: str, *, patterns_dir: str | None = None) -> None:
+        self.nlp = nlp
+        self.name = name
+        self.patterns_dir = patterns_dir
+        self._lexicon: Lexicon | None = None
+        self._ready = False
+
+    @property
+    def lexicon(self) -> Lexicon:
+        """The Lexicon in use (loaded from ``patterns_dir`` if nothing loaded one yet)."""
+        if self._lexicon is None:
+            self._lexicon = Lexicon.load(self.patterns_dir)
+        return self._lexicon
+
+    def ensure_ready(self) -> None:
+        """Build the matchers from the Lexicon, once."""
+        if not self._ready:
+            self._build(self.lexicon)
+            self._ready = True
+
+    def _build(self, lex: Lexicon) -> None:
+        raise NotImplementedError
+
+    def _use(self, lex: Lexicon) -> None:
+        self._lexicon = lex
+        self._ready = False
+
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Any]] | None = None,
+        *,
+        nlp: Language | None = None,
+        patterns_dir: str | Path | None = None,
+    ) -> None:
+        """Load the patterns of ``patterns_dir`` (default: the factory's setting)."""
+        if nlp is not None:
+            self.nlp = nlp
+        if patterns_dir is not None:
+            self.patterns_dir = str(patterns_dir)
+        self._use(Lexicon.load(self.patterns_dir))
+        self.ensure_ready()
+
+    def to_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> None:
+        """Write the pattern files in use to ``path/patterns/``."""
+        util.to_disk(path, {"patterns": self.lexicon.to_disk}, exclude)
+
+    def from_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> LexiconPipe:
+        """Use the pattern files that `to_disk` wrote (matchers built on first use, once the
+        rest of the pipeline has loaded)."""
+        util.from_disk(path, {"patterns": lambda p: self._use(Lexicon.load(p))}, exclude)
+        return self
+
+
+@Language.factory("brink_gazetteer", default_config={"patterns_dir": None})
+class Gazetteer(LexiconPipe):
     """Places and organisations by name, as written or in capitals (wire headlines)."""
 
-    def __init__(self, nlp: Language, name: str) -> None:
-        self.name = name
-        self.matcher = PhraseMatcher(nlp.vocab, attr="ORTH")
-        self.entries: dict[str, lexicon.GazetteerEntry] = {}
-        for code, (entry, names) in lexicon.gazetteer().items():
+    def _build(self, lex: Lexicon) -> None:
+        self.matcher = PhraseMatcher(self.nlp.vocab, attr="ORTH")
+        self.entries: dict[str, GazetteerEntry] = {}
+        for code, (entry, names) in lex.gazetteer.items():
             self.entries[code] = entry
             variants = {v for n in names for v in (n, n.upper())}
-            self.matcher.add(code, [nlp.make_doc(v) for v in sorted(variants)])
+            self.matcher.add(code, [self.nlp.make_doc(v) for v in sorted(variants)])
 
     def places(self, doc: Doc) -> list[Place]:
+        self.ensure_ready()
         spans = [Span(doc, s, e, label=m) for m, s, e in self.matcher(doc)]
         out = []
         for span in filter_spans(spans):
@@ -95,8 +164,7 @@ class PatternInfo:
 class _Context:
     """Sentence-level tests for ambiguous cues ("attack" needs a military setting)."""
 
-    def __init__(self) -> None:
-        lex = lexicon.lexicon()
+    def __init__(self, lex: Mapping[str, Iterable[str]]) -> None:
         self.mil = frozenset(lex["MIL_CONTEXT"]) | frozenset(lex["MILNOUN_STRICT"])
         self.diplo = frozenset(lex["DIPLO"])
         self.conflict = frozenset(lex["CONFLICT_CONTEXT"])
@@ -200,26 +268,26 @@ class _Patterns:
         return out
 
 
-@Language.factory("brink_signal_matcher")
-class SignalMatcher:
+@Language.factory("brink_signal_matcher", default_config={"patterns_dir": None})
+class SignalMatcher(LexiconPipe):
     """Signal kinds from token and dependency patterns over lemmas and the parse."""
 
-    def __init__(self, nlp: Language, name: str) -> None:
-        self.name = name
-        self.matcher = _Patterns(nlp, lexicon.load_jsonl("signals.jsonl"))
-        self.dep_matcher = _Patterns(nlp, lexicon.load_jsonl("dependency.jsonl"), dependency=True)
-        self.figurative = _Patterns(nlp, lexicon.load_jsonl("metaphor.jsonl"))
+    def _build(self, lex: Lexicon) -> None:
+        nlp = self.nlp
+        self.matcher = _Patterns(nlp, lex.patterns["signals.jsonl"])
+        self.dep_matcher = _Patterns(nlp, lex.patterns["dependency.jsonl"], dependency=True)
+        self.figurative = _Patterns(nlp, lex.patterns["metaphor.jsonl"])
         self.info: dict[str, PatternInfo] = {}
         for file in ("signals.jsonl", "dependency.jsonl"):
-            for rec in lexicon.load_jsonl(file):
+            for rec in lex.patterns[file]:
                 self.info[rec["id"]] = PatternInfo(
                     rec["kind"],
                     rec.get("context"),
                     rec.get("priority", 0),
                     rec.get("cue") == "first",
                 )
-        self.context = _Context()
-        self.party_nouns = lexicon.context_words()["party_nouns"]
+        self.context = _Context(lex.words)
+        self.party_nouns = lex.context["party_nouns"]
 
     def _non_party_subject(self, act: Token) -> bool:
         """Whether the act a threat names has a subject that is no party ("the tax")."""
@@ -229,6 +297,7 @@ class SignalMatcher:
         )
 
     def __call__(self, doc: Doc) -> Doc:
+        self.ensure_ready()
         lowers = set(doc.to_array(LOWER).tolist())
         skip: set[int] = set()
         for _, s, e in self.figurative.spans(doc, lowers):
@@ -301,18 +370,17 @@ def _resolve_overlaps(hits: list[Hit]) -> list[Hit]:
     return kept
 
 
-@Language.factory("brink_signal_context")
-class SignalContext:
+@Language.factory("brink_signal_context", default_config={"patterns_dir": None})
+class SignalContext(LexiconPipe):
     """Modality (negated, hedged, demanded, historical) and actor/target heads of each hit."""
 
-    def __init__(self, nlp: Language, name: str) -> None:
-        self.name = name
-        self.words = lexicon.context_words()
-        lex = lexicon.lexicon()
-        self.armed = frozenset(lex["ARMED_ROLE"]) | frozenset(lex["MIL_CONTEXT"])
-        self.where = frozenset(lex["TAKE_OBJ"])
+    def _build(self, lex: Lexicon) -> None:
+        self.words = lex.context
+        self.armed = frozenset(lex.words["ARMED_ROLE"]) | frozenset(lex.words["MIL_CONTEXT"])
+        self.where = frozenset(lex.words["TAKE_OBJ"])
 
     def __call__(self, doc: Doc) -> Doc:
+        self.ensure_ready()
         hits: list[Hit] = doc._.brink_hits or []
         for hit in hits:
             context.annotate(hit, doc, self.words)

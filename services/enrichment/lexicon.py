@@ -1,16 +1,20 @@
-"""Brink's linguistic data, read from the files in ``patterns/``: pattern files, word lists,
-the country/organisation gazetteer and the table of signal kinds (CAMEO, PLOVER, weight).
+"""Brink's linguistic data, read from one patterns directory (by default the shipped
+``patterns/``): pattern files, word lists, the country/organisation gazetteer and the table
+of signal kinds (CAMEO, PLOVER, weight).
 
-Pure data loading; no spaCy objects are built here.
+`Lexicon.load` reads and checks everything once into an immutable `Lexicon`, which the spaCy
+components (``components``) and the `Enricher`'s first pass share; there is no module-level
+state or cache. The module-level functions are pure (`inflections`, `expand`,
+`required_forms`, `check_record`). No spaCy objects are built here.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 PATTERNS_DIR = Path(__file__).with_name("patterns")
@@ -63,21 +67,15 @@ def inflections(word: str) -> set[str]:
     return out
 
 
-@functools.cache
-def lexicon() -> dict[str, list[str]]:
-    """Named word lists (``$NAME`` in pattern files)."""
-    data = json.loads((PATTERNS_DIR / "lexicon.json").read_text(encoding="utf-8"))
-    return {k: v for k, v in data.items() if not k.startswith("_")}
-
-
-def expand(obj: Any) -> Any:
-    """Replace ``"$NAME"`` strings in a pattern by the named word list."""
+def expand(obj: Any, words: Mapping[str, Iterable[str]]) -> Any:
+    """Replace ``"$NAME"`` strings in a pattern by the named word list of ``words`` (a
+    `KeyError` for an unknown name)."""
     if isinstance(obj, str) and obj.startswith("$"):
-        return lexicon()[obj[1:]]
+        return list(words[obj[1:]])
     if isinstance(obj, list):
-        return [expand(x) for x in obj]
+        return [expand(x, words) for x in obj]
     if isinstance(obj, dict):
-        return {k: expand(v) for k, v in obj.items()}
+        return {k: expand(v, words) for k, v in obj.items()}
     return obj
 
 
@@ -89,35 +87,11 @@ CONTEXTS = frozenset({"MIL", "CONFLICT", "DIPLO", "STATE"})
 _DEP_KEYS = frozenset({"RIGHT_ID", "RIGHT_ATTRS", "LEFT_ID", "REL_OP"})
 
 
-@functools.cache
-def load_jsonl(name: str, directory: Path = PATTERNS_DIR) -> tuple[dict[str, Any], ...]:
-    """Records of ``<directory>/<name>`` (default ``patterns/``), with word lists expanded, each
-    checked by `check_record` (a bad record raises `PatternError` naming the file and line)."""
-    path = directory / name
-    out = []
-    seen: set[str] = set()
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{lineno}"
-        try:
-            rec = expand(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise PatternError(f"{where}: not JSON: {exc}") from None
-        except KeyError as exc:
-            raise PatternError(f"{where}: unknown word list ${exc.args[0]}") from None
-        check_record(rec, where, signal=name != "metaphor.jsonl")
-        if rec["id"] in seen:
-            raise PatternError(f"{where}: id {rec['id']!r} is used twice")
-        seen.add(rec["id"])
-        out.append(rec)
-    return tuple(out)
-
-
-def check_record(rec: Any, where: str, *, signal: bool) -> None:
+def check_record(rec: Any, where: str, *, signal: bool, kinds: Mapping[str, KindInfo]) -> None:
     """Raise `PatternError` unless ``rec`` is a usable pattern record: an ``id``, for signal
     patterns a known ``kind`` and ``context``, and a token or dependency pattern that spaCy's
-    own pattern schema accepts (unknown token attributes, bad operators)."""
+    own pattern schema accepts (unknown token attributes, bad operators). ``kinds`` is the
+    table of known kinds (``kinds.json``)."""
     from spacy.schemas import validate_token_pattern
 
     if not isinstance(rec, dict) or not isinstance(rec.get("id"), str):
@@ -130,10 +104,8 @@ def check_record(rec: Any, where: str, *, signal: bool) -> None:
     unknown = set(rec) - allowed
     if unknown:
         raise PatternError(f"{where}: unknown field(s) {sorted(unknown)}")
-    if signal and rec.get("kind") not in kinds():
+    if signal and rec.get("kind") not in kinds:
         raise PatternError(f"{where}: unknown kind {rec.get('kind')!r} (see kinds.json)")
-    if signal and rec.get("cue", "all") not in ("all", "first"):
-        raise PatternError(f"{where}: 'cue' is 'all' (the whole match) or 'first' (its first word)")
     if signal and rec.get("cue", "all") not in ("all", "first"):
         raise PatternError(f"{where}: 'cue' is 'all' (the whole match) or 'first' (its first word)")
     if signal and not isinstance(rec.get("priority", 0), int):
@@ -159,12 +131,6 @@ def check_record(rec: Any, where: str, *, signal: bool) -> None:
         raise PatternError(f"{where}: {'; '.join(errors)}")
 
 
-@functools.cache
-def context_words() -> dict[str, frozenset[str]]:
-    data = json.loads((PATTERNS_DIR / "context.json").read_text(encoding="utf-8"))
-    return {k: frozenset(v) for k, v in data.items() if not k.startswith("_")}
-
-
 @dataclass(frozen=True, slots=True)
 class KindInfo:
     cameo: str
@@ -172,9 +138,7 @@ class KindInfo:
     weight: float
 
 
-@functools.cache
-def kinds() -> dict[str, KindInfo]:
-    data = json.loads((PATTERNS_DIR / "kinds.json").read_text(encoding="utf-8"))
+def _kinds(data: Mapping[str, Any]) -> dict[str, KindInfo]:
     return {
         k: KindInfo(cameo=v["cameo"], plover=v["plover"], weight=float(v["weight"]))
         for k, v in data.items()
@@ -189,10 +153,8 @@ class GazetteerEntry:
     type: str  # country | organisation | armed_group
 
 
-@functools.cache
-def gazetteer() -> dict[str, tuple[GazetteerEntry, tuple[str, ...]]]:
+def _gazetteer(data: Mapping[str, Any]) -> dict[str, tuple[GazetteerEntry, tuple[str, ...]]]:
     """code -> (entry, names that refer to it, as written)."""
-    data = json.loads((PATTERNS_DIR / "gazetteer.json").read_text(encoding="utf-8"))
     out: dict[str, tuple[GazetteerEntry, tuple[str, ...]]] = {}
     rows = [(c, n, "country", a) for c, n, a in data["countries"]]
     rows += [tuple(r) for r in data["organisations"]]
@@ -230,3 +192,98 @@ def required_forms(
                 groups.append(frozenset(w.lower() for w in words))
             break
     return groups
+
+
+PATTERN_FILES = ("signals.jsonl", "dependency.jsonl", "metaphor.jsonl")
+# Every file a `Lexicon` reads from its directory (and a component writes in ``to_disk``).
+FILES = ("lexicon.json", "context.json", "kinds.json", "gazetteer.json", *PATTERN_FILES)
+
+
+@dataclass(frozen=True, slots=True)
+class Lexicon:
+    """Everything read from one patterns directory, checked once; immutable and shared by the
+    components of one pipeline and the `Enricher`'s first pass. Build it with `load` (or
+    `from_sources`); write it back with `to_disk`."""
+
+    sources: Mapping[str, bytes]  # file name -> contents as read, for `to_disk`
+    words: Mapping[str, tuple[str, ...]]  # named word lists (``$NAME`` in pattern files)
+    context: Mapping[str, frozenset[str]]  # context.json
+    kinds: Mapping[str, KindInfo]
+    gazetteer: Mapping[str, tuple[GazetteerEntry, tuple[str, ...]]]
+    patterns: Mapping[str, tuple[dict[str, Any], ...]]  # pattern file name -> its records
+
+    @classmethod
+    def load(cls, directory: Path | str | None = None) -> Lexicon:
+        """The files of ``directory`` (default: the shipped ``patterns/``). A bad pattern
+        record raises `PatternError` naming the file and line."""
+        where = Path(directory) if directory is not None else PATTERNS_DIR
+        return cls.from_sources({n: (where / n).read_bytes() for n in FILES}, where)
+
+    @classmethod
+    def from_sources(cls, sources: Mapping[str, bytes], where: Path) -> Lexicon:
+        """Parse and check file contents (``where`` names the directory in errors)."""
+        data = {n: json.loads(sources[n]) for n in FILES if n.endswith(".json")}
+        words = {k: tuple(v) for k, v in data["lexicon.json"].items() if not k.startswith("_")}
+        kinds = _kinds(data["kinds.json"])
+        patterns = {
+            n: parse_jsonl(sources[n].decode("utf-8"), where / n, words, kinds)
+            for n in PATTERN_FILES
+        }
+        return cls(
+            sources=MappingProxyType({n: sources[n] for n in FILES}),
+            words=MappingProxyType(words),
+            context=MappingProxyType(
+                {k: frozenset(v) for k, v in data["context.json"].items() if not k.startswith("_")}
+            ),
+            kinds=MappingProxyType(kinds),
+            gazetteer=MappingProxyType(_gazetteer(data["gazetteer.json"])),
+            patterns=MappingProxyType(patterns),
+        )
+
+    def to_disk(self, directory: Path | str) -> None:
+        """Write the files as they were read, so `load` on ``directory`` gives this Lexicon."""
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        for name, content in self.sources.items():
+            (out / name).write_bytes(content)
+
+
+def parse_jsonl(
+    text: str,
+    path: Path,
+    words: Mapping[str, Iterable[str]],
+    kinds: Mapping[str, KindInfo],
+) -> tuple[dict[str, Any], ...]:
+    """The records of a pattern file's text, with word lists expanded, each checked by
+    `check_record` (a bad record raises `PatternError` naming ``path`` and the line)."""
+    out = []
+    seen: set[str] = set()
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            rec = expand(json.loads(line), words)
+        except json.JSONDecodeError as exc:
+            raise PatternError(f"{where}: not JSON: {exc}") from None
+        except KeyError as exc:
+            raise PatternError(f"{where}: unknown word list ${exc.args[0]}") from None
+        check_record(rec, where, signal=path.name != "metaphor.jsonl", kinds=kinds)
+        if rec["id"] in seen:
+            raise PatternError(f"{where}: id {rec['id']!r} is used twice")
+        seen.add(rec["id"])
+        out.append(rec)
+    return tuple(out)
+
+
+def load_jsonl(name: str, directory: Path | str = PATTERNS_DIR) -> tuple[dict[str, Any], ...]:
+    """The checked records of ``<directory>/<name>``, with the word lists and kinds of the
+    same directory (read afresh each call; components use a `Lexicon`)."""
+    where = Path(directory)
+    words = {
+        k: tuple(v)
+        for k, v in json.loads((where / "lexicon.json").read_bytes()).items()
+        if not k.startswith("_")
+    }
+    kinds = _kinds(json.loads((where / "kinds.json").read_bytes()))
+    return parse_jsonl((where / name).read_text(encoding="utf-8"), where / name, words, kinds)

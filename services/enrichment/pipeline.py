@@ -18,6 +18,10 @@ Two passes, so the expensive models see little text:
 
 ``mode="full"`` runs the whole pipeline on every article instead (the naive baseline, kept to
 check that the cheap pass loses nothing).
+
+The first pass indexes the patterns, word lists and kinds of the `Lexicon` the
+``brink_signal_matcher`` component holds (``components``), so both passes always use the same
+patterns, whatever folder the component was configured with or loaded from.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ from services.enrichment.components import (
     CachedAttributeRuler,
     CachedLemmatizer,
     Gazetteer,
+    LexiconPipe,
+    SignalMatcher,
     add_brink_components,
     lemma_exceptions,
 )
@@ -122,13 +128,18 @@ class Enricher:
         self.mode = mode
         self.max_chars = max_chars
         self.gazetteer: Gazetteer = self.nlp.get_pipe("brink_gazetteer")  # type: ignore[assignment]
+        matcher: SignalMatcher = self.nlp.get_pipe("brink_signal_matcher")  # type: ignore[assignment]
+        # the first pass indexes the very patterns (and kinds) the signal matcher runs
+        self.lexicon = matcher.lexicon
+        for _, pipe in self.nlp.pipeline:
+            if isinstance(pipe, LexiconPipe):
+                pipe.ensure_ready()  # build the matchers now, not on the first article
         self.genres = GenreModel.load()
         self._prefilter_index()
         self._second_pass()
         meta = self.nlp.meta
         self.model = ModelInfo(name=f"{meta['lang']}_{meta['name']}", version=meta["version"])
-        lex = lexicon.lexicon()
-        self._titles = frozenset(lex["DEMONYM_PERSON_TITLES"])
+        self._titles = frozenset(self.lexicon.words["DEMONYM_PERSON_TITLES"])
 
     def _second_pass(self) -> None:
         """The components that run in Python after the parser: the attribute ruler and the
@@ -154,7 +165,7 @@ class Enricher:
         self._shapes: dict[int, Matcher] = {}  # pattern -> its token pattern over surface forms
         more = lemma_exceptions(self.nlp)
         for name in ("signals.jsonl", "dependency.jsonl"):
-            for rec in lexicon.load_jsonl(name):
+            for rec in self.lexicon.patterns[name]:
                 groups = lexicon.required_forms(rec["pattern"], more)
                 n = len(self._needs)
                 self._needs.append((len(groups), rec.get("context") or ""))
@@ -164,7 +175,7 @@ class Enricher:
                 if name == "signals.jsonl":
                     self._shapes[n] = Matcher(self.nlp.vocab)
                     self._shapes[n].add(rec["id"], [surface_pattern(rec["pattern"], more)])
-        lex = lexicon.lexicon()
+        lex = self.lexicon.words
         mil = {
             f for w in lex["MIL_CONTEXT"] + lex["MILNOUN_STRICT"] for f in lexicon.inflections(w)
         }
@@ -467,7 +478,7 @@ class Enricher:
                 kind = "threat"
             if kind == "deescalation" and negated and hit.pattern in KEPT_IF_NOT_LIFTED:
                 kind, negated = "sanctions", False  # "would not lift the sanctions until ..."
-            info = lexicon.kinds()[kind]
+            info = self.lexicon.kinds[kind]
             # a threat is about what may come: "would take further action if ..." is the threat
             hedged = hit.hedged and kind not in scoring.FUTURE_KINDS
             if kind != hit.kind and kind == "sanctions":

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
 from services.enrichment import lexicon
-from services.enrichment.lexicon import PatternError
+from services.enrichment.lexicon import Lexicon, PatternError
 
 GOOD = '{"kind": "threat", "id": "ok", "pattern": [{"LEMMA": "threaten"}]}'
 
@@ -30,13 +31,20 @@ GOOD = '{"kind": "threat", "id": "ok", "pattern": [{"LEMMA": "threaten"}]}'
     ],
 )
 def test_bad_record_names_file_and_line(tmp_path: Path, line: str, message: str) -> None:
+    shutil.copytree(lexicon.PATTERNS_DIR, tmp_path, dirs_exist_ok=True)
     (tmp_path / "signals.jsonl").write_text(GOOD + "\n\n" + line + "\n", encoding="utf-8")
-    with pytest.raises(PatternError) as err:
-        lexicon.load_jsonl("signals.jsonl", tmp_path)
-    assert "signals.jsonl:3:" in str(err.value)
-    assert message in str(err.value)
+    for load in (
+        lambda: Lexicon.load(tmp_path),
+        lambda: lexicon.load_jsonl("signals.jsonl", tmp_path),
+    ):
+        with pytest.raises(PatternError) as err:
+            load()
+        assert "signals.jsonl:3:" in str(err.value)
+        assert message in str(err.value)
 
 
 def test_shipped_pattern_files_load() -> None:
+    lex = Lexicon.load()
     for name in ("signals.jsonl", "dependency.jsonl", "metaphor.jsonl"):
-        assert lexicon.load_jsonl(name), name
+        assert lex.patterns[name], name
+        assert lexicon.load_jsonl(name) == lex.patterns[name], name
