@@ -11,10 +11,13 @@ Two agents, because the input is keyed by article id but rule state belongs to a
    holds the group's window and last firing. It runs the pure `Engine` and writes alerts to
    ``alerts`` keyed by group key, then hands them to the optional receivers.
 
-Routed contributions are attached to the event being processed, and Faust commits an offset
-only after what was sent for it is acknowledged. An alert is sent at once and awaited, and only
-then does the group's state record it: a crash in between re-raises the same alert (same id) on
-redelivery rather than losing it. A restart, or another worker taking over a partition,
+Both agents ack their events by hand, only once what a record produced (its contributions, its
+alert, or its dead letter) is acknowledged by the broker; a write that fails is retried for as
+long as it fails and reported on /healthz, and Faust commits only up to the first event not yet
+acked, so nothing is committed past it (Faust's own acking would ack an event also when the
+agent crashes or stops). An alert is sent and awaited before the group's state records it: a
+crash in between re-raises the same alert (same id) on redelivery rather than losing it.
+Before the worker starts, `services.alerting.topics` creates every topic it uses. A restart, or another worker taking over a partition,
 rebuilds the table from its changelog first, so nothing is forgotten or re-alerted. Records
 that arrive during such a takeover are read thanks to `shared.faust_app`'s
 ``rewind_uncommitted_partitions`` (a work-around for a Faust/aiokafka race, see its docstring).
@@ -199,8 +202,8 @@ class AlertingService:
 
         A failure that reaches here is permanent (a DENY WRITE ACL, a topic that was deleted) or
         kept failing through the producer's own retries, so /healthz reports it at once, and the
-        agent stays on this record: its offset, and every later one of the partition, is not
-        committed until the write succeeds. After the fault is fixed the record goes through
+        record that produced it is not acked: its offset, and every later one of the partition,
+        is not committed until the write succeeds. After the fault is fixed the record goes through
         (here, or after a restart, since it was never committed): nothing is lost, nothing is
         skipped. Cancellation (shutdown, rebalance) is let through without an ack.
         """

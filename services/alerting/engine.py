@@ -36,7 +36,7 @@ from services.alerting.rules import (
     bucket_start,
     count_period,
     format_duration,
-    keep_for,
+    idle_after,
     kinds_phrase,
     lateness,
     lookback,
@@ -185,7 +185,7 @@ class Engine:
         group_state["fired"] = fired
         group_state["watermark"] = _iso(watermark)
         group_state["touched"] = now.timestamp()
-        group_state["keep"] = keep_for(rule, self.allowed_lateness).total_seconds()
+        group_state["keep"] = idle_after(rule).total_seconds()
         fit_state(group_state)
 
         if isinstance(rule, ArticleRule):

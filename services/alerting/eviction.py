@@ -2,7 +2,7 @@
 
 Group keys come from actor and target names that NER found in the news, so their number has no
 natural bound. A group whose state no longer matters (idle, wall clock, longer than its rule's
-`services.alerting.rules.keep_for`) is evicted, and so is the least recently used group of a
+`services.alerting.rules.idle_after`) is evicted, and so is the least recently used group of a
 partition when the partition holds more than its share of ``BRINK_ALERTING_MAX_GROUPS``. The
 service deletes an evicted key from the Faust table (``del table[key]``), which writes a
 tombstone to the changelog, so a restart does not bring it back.

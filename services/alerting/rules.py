@@ -349,11 +349,12 @@ def lateness(rule: ArticleRule | WindowRule | SpikeRule, allowed: timedelta) -> 
     return max(alert_period(rule), allowed)
 
 
-def keep_for(rule: ArticleRule | WindowRule | SpikeRule, allowed: timedelta) -> timedelta:
-    """How long (article time) a group's stories matter: an article older than this behind
-    the newest of its group is late and not counted; a group idle this long (wall clock) is
-    evicted."""
-    return lateness(rule, allowed) + count_period(rule) + lookback(rule)
+def idle_after(rule: ArticleRule | WindowRule | SpikeRule) -> timedelta:
+    """How long a group can go unused (wall clock) before it is evicted: its alert bucket,
+    counting bucket and lookback. In live operation an article that arrives later than that
+    starts the group afresh (a repeated alert has the same id); a replay runs far faster than
+    the wall clock, so the allowed lateness still applies to it in full."""
+    return alert_period(rule) + count_period(rule) + lookback(rule)
 
 
 def article_alert_id(rule: str, group: str, bucket: datetime, severity: Severity) -> str:

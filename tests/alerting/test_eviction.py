@@ -115,8 +115,7 @@ def test_the_service_evicts_groups_idle_longer_than_their_rules_need(
     svc = start_service(
         "alerting",
         one,
-        BRINK_RULES_PATH=str(rules),
-        BRINK_ALERTING_ALLOWED_LATENESS="1s",  # a group matters 1s + 1s after its last article
+        BRINK_RULES_PATH=str(rules),  # repeat_interval 1s: a group is idle 1s + 1s after use
     )
     reader = AlertReader(one, group_id)
     try:
