@@ -54,7 +54,7 @@ test: setup kafka-up ## the whole suite against a real broker, plus lint and typ
 	$(MAKE) --no-print-directory lint typecheck
 
 test-faults: setup kafka-up ## fault and fuzz runs: kill -9, broker/node loss, bad inputs (~25 min); table in .cache/faults/
-	$(PY) -m pytest -s -p no:cacheprovider -m "faults or faults_short" tests/faults
+	$(PY) -m pytest -s -p no:cacheprovider -m "faults or faults_short or fault" tests
 
 test-unit: $(STAMP) ## only the tests that need no broker
 	$(PY) -m pytest -q -m "not kafka"

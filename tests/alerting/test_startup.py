@@ -81,7 +81,7 @@ def test_a_fresh_start_creates_its_topics_first_and_raises_its_alert(
     fresh_start_raises_its_alert(bootstrap, start_service, tmp_path / str(run), 3 - run % 2)
 
 
-@pytest.mark.slow
+@pytest.mark.faults  # about 200 s: `make test-faults` (the default suite runs three)
 def test_twenty_fresh_starts_in_a_row_each_raise_their_alert(
     bootstrap: str, start_service: Any, tmp_path: Path
 ) -> None:
