@@ -13,6 +13,7 @@ from services.alerting.delivery import HttpReceiver, alertmanager_payload, webho
 from services.alerting.rules import RulesError, RuleSet, load_rules
 from services.alerting.silences import SilenceBook, ensure_silences_topic
 from services.alerting.topics import TopicsError, ensure_alerting_topics
+from shared.faust_app import group_instance_id
 from shared.lag import LagMonitor
 from shared.logs import configure
 from shared.metrics import MetricsServer
@@ -70,7 +71,13 @@ def main() -> int:
     receivers_ = receivers(settings, config, rules)
     book = SilenceBook(settings)
     service = AlertingService(
-        settings, rules, book, receivers_, app_id=config.app_id, config=config
+        settings,
+        rules,
+        book,
+        receivers_,
+        app_id=config.app_id,
+        config=config,
+        instance_id=group_instance_id(config.app_id),  # static membership: fast restarts
     )
     try:  # before the worker starts, so Faust never subscribes to a topic not there yet
         ensure_alerting_topics(settings, service.topics())

@@ -98,6 +98,7 @@ class AlertingService:
         *,
         app_id: str = APP_ID,
         config: AlertingConfig | None = None,
+        instance_id: str | None = None,
     ) -> None:
         config = config or AlertingConfig(app_id=app_id)
         self.settings = settings
@@ -108,7 +109,7 @@ class AlertingService:
         self.faults: dict[str, str] = {}  # topic -> why writing to it fails (for /healthz)
         self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._settling: set[asyncio.Future[None]] = set()
-        self.app = make_app(settings, app_id)
+        self.app = make_app(settings, app_id, instance_id=instance_id)
         self.group_id = self.app.conf.id
         app = self.app
         topics = settings.topics

@@ -188,9 +188,11 @@ def test_sigterm_stops_a_busy_service_within_ten_seconds_and_loses_nothing(
         "enrichment", settings, BRINK_ENRICHMENT_BATCH_SIZE="8", BRINK_METRICS_PORT=port
     )
     warm = make_article(CALM, "Warm-up")
-    heavy = [make_article("Calm body. " + "&amp;" * 50_000, "&amp;" * 50_000)] + [
-        make_article(ESCALATION * (500_000 // len(ESCALATION)), f"Heavy {n}") for n in range(4)
-    ]
+    heavy = [
+        make_article("x", "t").model_copy(  # past ingest's limits: as any producer may send it
+            update={"title": "&amp;" * 50_000, "body": "Calm body. " + "&amp;" * 50_000}
+        )
+    ] + [make_article(ESCALATION * (500_000 // len(ESCALATION)), f"Heavy {n}") for n in range(4)]
     producer = KafkaProducer(max_request_size=2_000_000, **settings.kafka_python())
     producer.send(settings.topics.articles, key=warm.id.encode(), value=codec.encode(warm))
     producer.flush()
