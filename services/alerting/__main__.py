@@ -14,6 +14,7 @@ from services.alerting.rules import RulesError, RuleSet, load_rules
 from services.alerting.silences import SilenceBook, ensure_silences_topic
 from services.alerting.topics import TopicsError, ensure_alerting_topics
 from shared.faust_app import group_instance_id
+from shared.kafka_admin import leave_group
 from shared.lag import LagMonitor
 from shared.logs import configure
 from shared.metrics import MetricsServer
@@ -77,7 +78,7 @@ def main() -> int:
         receivers_,
         app_id=config.app_id,
         config=config,
-        instance_id=group_instance_id(config.app_id),  # static membership: fast restarts
+        instance_id=(member := group_instance_id(config.app_id)),  # static: fast restarts
     )
     try:  # before the worker starts, so Faust never subscribes to a topic not there yet
         ensure_alerting_topics(settings, service.topics())
@@ -103,6 +104,7 @@ def main() -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
     finally:
+        leave_group(settings, str(service.group_id), member)  # others take over at once
         for sink in sinks:
             sink.stop()
         book.stop()

@@ -9,7 +9,7 @@ from services.enrichment import bounds, metrics
 from services.enrichment.app import APP_ID, EnrichmentService, worker
 from services.enrichment.pipeline import Enricher
 from shared.faust_app import ensure_app_topics, group_instance_id
-from shared.kafka_admin import ensure_topics
+from shared.kafka_admin import ensure_topics, leave_group
 from shared.lag import LagMonitor
 from shared.logs import configure
 from shared.metrics import MetricsServer
@@ -29,7 +29,7 @@ def main() -> int:
         settings,
         enricher,
         batch_size=batch_size,
-        instance_id=group_instance_id(APP_ID),  # static membership: see docs/enrichment.md
+        instance_id=(member := group_instance_id(APP_ID)),  # static: see docs/enrichment.md
     )
     # every topic the worker touches exists before it subscribes (no fresh-prefix race)
     ensure_app_topics(service.app, settings, service.sink, service.deadletter)
@@ -52,6 +52,7 @@ def main() -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
     finally:
+        leave_group(settings, str(service.group_id), member)  # others take over at once
         lag.stop()
         server.stop()
     return 0

@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
-from kafka.admin import KafkaAdminClient, MemberToRemove, NewTopic
+from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import (
     ClusterAuthorizationFailedError,
@@ -54,7 +54,7 @@ from services.ingest.dedup import Deduplicator, Entry
 from services.ingest.normalise import PROCESSING_ERROR, PRODUCE_REFUSED, process
 from shared import codec, deadletter, limits
 from shared.codec import DecodeError
-from shared.kafka_admin import ensure_topics
+from shared.kafka_admin import ensure_topics, leave_group
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -495,20 +495,7 @@ class IngestWorker:
                 producer.close(10)
 
     def _leave_group(self) -> None:
-        try:
-            admin = KafkaAdminClient(client_id="brink-ingest-admin", **self.settings.kafka_python())
-        except KafkaError as exc:
-            log.warning("could not leave the group (%s): partitions move after the session", exc)
-            return
-        try:
-            admin.remove_group_members(
-                group_id(self.settings), [MemberToRemove(group_instance_id=self.member_id)]
-            )
-            log.info("left group %s as static member %s", group_id(self.settings), self.member_id)
-        except Exception as exc:  # best effort: the session timeout frees them otherwise
-            log.warning("could not leave the group (%s): partitions move after the session", exc)
-        finally:
-            admin.close()
+        leave_group(self.settings, group_id(self.settings), self.member_id)
 
     def handle(self, record: object) -> list[Out]:
         """One raw record -> the records to produce (an article and state, or a dead letter).
