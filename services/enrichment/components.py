@@ -174,14 +174,10 @@ class _Context:
         self.legal_words = frozenset(lex["LEGAL"])
         self.commercial_words = frozenset(lex["COMMERCIAL"])
 
-    def commercial(self, sent: Span) -> bool:
-        return any(t.lemma_.lower() in self.commercial_words for t in sent)
-
-    def legal(self, sent: Span) -> bool:
-        return any(t.lemma_.lower() in self.legal_words for t in sent)
-
-    def domestic(self, sent: Span) -> bool:
-        return any(t.lemma_.lower() in self.domestic_purpose for t in sent)
+    @staticmethod
+    def mentions(sent: Span, words: frozenset[str]) -> bool:
+        """Whether ``sent`` holds a lemma of ``words`` (a sentence-level veto's word list)."""
+        return any(t.lemma_.lower() in words for t in sent)
 
     def ok(self, need: str, sent: Span, skip: set[int], places: Iterable[Place]) -> bool:
         lemmas = [t.lemma_.lower() for t in sent if t.i not in skip]
@@ -315,13 +311,19 @@ class SignalMatcher(LexiconPipe):
             own = skip | set(range(s, e))  # a cue is not its own context
             if info.context and not self.context.ok(info.context, span.sent, own, places):
                 continue
-            if info.kind in _DOMESTIC_CHECKED and self.context.domestic(span.sent):
+            if info.kind in _DOMESTIC_CHECKED and self.context.mentions(
+                span.sent, self.context.domestic_purpose
+            ):
                 continue  # troops sent to a flood, a parade, an election; to use troops on unrest
-            if pid in _STATE_ACTOR and self.context.commercial(span.sent):
+            if pid in _STATE_ACTOR and self.context.mentions(
+                span.sent, self.context.commercial_words
+            ):
                 continue  # gas cut off "in a price dispute": a commercial row
             if pid in _ACT_SUBJECT_CHECKED and self._non_party_subject(doc[e - 1]):
                 continue  # "warned that the tax could hit developing countries"
-            if info.kind in _MEASURES and self.context.legal(span.sent):
+            if info.kind in _MEASURES and self.context.mentions(
+                span.sent, self.context.legal_words
+            ):
                 continue  # a court's or a regulator's sanctions, a lawsuit's asset freeze
             if pid in _NEEDS_CONSEQUENCE and not _CONSEQUENCE_WORDS & {t.lower_ for t in span.sent}:
                 continue  # "given ten days to reply" is a deadline, an ultimatum has an "or"

@@ -104,9 +104,14 @@ def _addressees(hit: Hit, doc: Doc, words: Mapping[str, frozenset[str]]) -> list
     return out
 
 
+def _placed(i: int, places: Sequence[Place], type_: str | None = None) -> bool:
+    """Whether a gazetteer place (of ``type_``, if given) covers token ``i`` ("Russian" in
+    "Russian troops")."""
+    return any(p.start <= i < p.end and type_ in (None, p.type) for p in places)
+
+
 def _in_place(tok: Token, doc: Doc) -> bool:
-    """Whether a gazetteer place covers ``tok`` ("Russian" in "Russian troops")."""
-    return any(p.start <= tok.i < p.end for p in doc._.brink_places or [])
+    return _placed(tok.i, doc._.brink_places or [])
 
 
 def _beyond_target_prep(tok: Token, head: Token) -> bool:
@@ -546,7 +551,7 @@ def non_party_actor(
     for i in hit.actors:
         if i in hit.speakers:
             return False
-        if any(p.start <= i < p.end for p in places):
+        if _placed(i, places):
             return False  # "the U.S. attack", "Russia": a party
         if hit.start <= i < hit.end or i in hit.bidden:
             continue  # "air strikes kill 30": the cue is not its own actor; "ordered a cut to"
@@ -554,15 +559,14 @@ def non_party_actor(
         if tok.lemma_.lower() in places_not_parties:
             continue  # a misparsed headline's "army post" or "town" is where, not who
         if any(
-            c.dep_ in ("compound", "amod", "poss", "nmod")
-            and any(p.start <= c.i < p.end and p.type == "armed_group" for p in places)
+            c.dep_ in ("compound", "amod", "poss", "nmod") and _placed(c.i, places, "armed_group")
             for c in tok.children
         ):
             return False  # "Al-Shabaab gunmen", "Houthi fighters" (not "Polish lorry drivers")
         of = [g for c in tok.children if c.dep_ == "prep" and c.lower_ == "of" for g in c.children]
         if of and tok.lemma_.lower() in party_nouns and not tok.ent_type_:
             tok = of[0]  # "a wave of drones", "a column of tanks": the drones, the tanks
-        if tok.pos_ != "NOUN" or any(p.start <= i < p.end for p in places):
+        if tok.pos_ != "NOUN":
             return False
         return tok.lemma_.lower() not in party_nouns
     return False
@@ -578,7 +582,7 @@ def armed_actor(hit: Hit, doc: Doc, places: Sequence[Place], armed: frozenset[st
     for i in hit.actors:
         if i in hit.speakers:
             break
-        if any(p.start <= i < p.end for p in places) or doc[i].lemma_.lower() in armed:
+        if _placed(i, places) or doc[i].lemma_.lower() in armed:
             return True
         lo, hi = doc[i].left_edge.i, doc[i].right_edge.i + 1
         return any(lo <= p.start < hi and p.type != "organisation" for p in places)
@@ -593,7 +597,7 @@ def state_actor(hit: Hit, doc: Doc, places: Sequence[Place], party_nouns: frozen
         if i in hit.speakers or hit.start <= i < hit.end:
             continue
         tok = doc[i]
-        if any(p.start <= i < p.end for p in places):
+        if _placed(i, places):
             return True
         return tok.pos_ == "NOUN" and tok.lemma_.lower() in party_nouns  # not "Polish drivers"
     verb = doc[hit.head] if doc[hit.head].pos_ == "VERB" else doc[hit.head].head
@@ -601,6 +605,6 @@ def state_actor(hit: Hit, doc: Doc, places: Sequence[Place], party_nouns: frozen
     if subjects and subjects[0].lower_ in PRONOUNS and verb.dep_ in ("ccomp", "parataxis"):
         subjects = [c for c in verb.head.children if c.dep_ == "nsubj"]  # "Washington said it"
     if subjects:  # "Israel halts aid entry" (misparsed headline); "It suspended flights": unknown
-        return any(p.start <= subjects[0].i < p.end for p in places)
+        return _placed(subjects[0].i, places)
     sent = doc[hit.head].sent  # a passive with nobody named: a state in the sentence will do
     return any(sent.start <= p.start < sent.end for p in places)
