@@ -112,13 +112,30 @@ def test_broker_restart(
     make_run: Callable[..., Run],
     record_row: Callable[[Row], None],
 ) -> None:
-    """The single broker killed -9 (or stopped cleanly) mid-run and started again."""
+    """The single broker killed -9 (or stopped cleanly) once mid-run and started again."""
     broker = own_broker()
     n = scaled(500)
     name = f"broker-{how}"
     run = make_run(name, broker.bootstrap, broker=broker, publish_seconds=n / ENRICH_RATE)
     events = [Event(0.4, "broker_kill9" if how == "kill9" else "broker_stop")]
     check(run_scenario(run, items_for(name, n), events, record_row))
+
+
+@pytest.mark.faults
+def test_broker_kill9_ten_times(
+    own_broker: Callable[..., Broker],
+    make_run: Callable[..., Run],
+    record_row: Callable[[Row], None],
+) -> None:
+    """The single broker killed -9 ten times during one run (each time started again after a
+    3 s outage): no service may exit, nothing may be lost."""
+    broker = own_broker()
+    n = scaled(1000)
+    run = make_run(
+        "broker-kill9-x10", broker.bootstrap, broker=broker, publish_seconds=n / ENRICH_RATE
+    )
+    events = [Event(round(0.05 + 0.09 * k, 3), "broker_kill9") for k in range(10)]
+    check(run_scenario(run, items_for("broker-kill9-x10", n), events, record_row))
 
 
 @pytest.mark.faults
