@@ -284,6 +284,15 @@ class SignalMatcher(LexiconPipe):
                 )
         self.context = _Context(lex.words)
         self.party_nouns = lex.context["party_nouns"]
+        self.force_words = frozenset(lex.words["WAR_NOUN"]) | frozenset(lex.words["ATTACKVERB"])
+
+    def _consequence(self, sent: Span) -> bool:
+        """Whether a deadline states what follows it: "or", "face", "otherwise", or force
+        ("24 hours to move south ahead of a ground offensive")."""
+        return bool(
+            _CONSEQUENCE_WORDS & {t.lower_ for t in sent}
+            or self.force_words & {t.lemma_.lower() for t in sent}
+        )
 
     def _non_party_subject(self, act: Token) -> bool:
         """Whether the act a threat names has a subject that is no party ("the tax")."""
@@ -325,7 +334,7 @@ class SignalMatcher(LexiconPipe):
                 span.sent, self.context.legal_words
             ):
                 continue  # a court's or a regulator's sanctions, a lawsuit's asset freeze
-            if pid in _NEEDS_CONSEQUENCE and not _CONSEQUENCE_WORDS & {t.lower_ for t in span.sent}:
+            if pid in _NEEDS_CONSEQUENCE and not self._consequence(span.sent):
                 continue  # "given ten days to reply" is a deadline, an ultimatum has an "or"
             if pid in _ATTACHED and not _attached(doc, s, e):
                 continue  # "stopped underpricing ... and had widened access": not one act
@@ -339,7 +348,7 @@ class SignalMatcher(LexiconPipe):
 _DOMESTIC_CHECKED = frozenset({"military_buildup", "mobilization", "threat"})
 _ACT_SUBJECT_CHECKED = frozenset({"threaten-to"})
 _MEASURES = frozenset({"sanctions", "embargo"})
-_NEEDS_CONSEQUENCE = frozenset({"give-until"})
+_NEEDS_CONSEQUENCE = frozenset({"give-until", "have-until"})
 _CONSEQUENCE_WORDS = frozenset({"or", "otherwise", "else", "face", "ultimatum", "consequences"})
 # Patterns whose last word must belong to the phrase of their first ("cut ... links").
 _ATTACHED = frozenset({"coerce-links", "asset-freeze", "expel-monitors", "fire-weapon"})
@@ -435,7 +444,9 @@ _ARMED_ACTOR = frozenset({"attack-verb-party"})
 
 # Coercion counts only when a state or its organs does it ("BA to suspend Saudi flights" is an
 # airline's timetable, "Russia suspended all flights to Georgia" is pressure).
-_STATE_ACTOR = frozenset({"coerce-links", "asset-freeze", "sanction-verb-party", "entity-list"})
+_STATE_ACTOR = frozenset(
+    {"coerce-links", "asset-freeze", "sanction-verb-party", "entity-list", "incursion-line"}
+)
 
 # Verbs whose object says whether they are force or figure ("hit Kyiv" / "hit relations").
 _OBJECT_CHECKED = frozenset(
@@ -452,9 +463,12 @@ def _labour(verb: Token, labour: frozenset[str]) -> bool:
 
 def _abstract(hit: Hit, doc: Doc, abstract: frozenset[str]) -> bool:
     """Whether a verb of ``hit`` takes an abstract object ("hit relations", "threatened to
-    block spending plans") or "back" ("Italy hit back")."""
+    block spending plans") or "back" ("Italy hit back"). An object the pattern itself names
+    ("banned imports", "cut ties") is what the pattern is about, not an abstract reading."""
     for i in range(hit.start, hit.end):
         for c in doc[i].children:
+            if hit.start <= c.i < hit.end:
+                continue
             if c.dep_ in ("dobj", "prt", "advmod", "xcomp") and c.lemma_.lower() in abstract:
                 return True
             if c.dep_ == "xcomp" and any(  # "threatened to block plans"

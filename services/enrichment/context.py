@@ -21,6 +21,9 @@ from spacy.tokens import Doc, Span, Token
 
 from services.enrichment.hits import Hit, Place
 
+# Cues that threaten only when negated ("would not stand idle if ...").
+NEGATION_IS_THE_THREAT = frozenset({"not-stand-idly"})
+
 # Dependency labels that begin a clause of their own: negation does not cross them.
 CLAUSE_TOPS = frozenset({"ROOT", "ccomp", "advcl", "relcl", "conj", "parataxis", "csubj"})
 TARGET_PREPS = frozenset(
@@ -243,6 +246,8 @@ def annotate(hit: Hit, doc: Doc, words: Mapping[str, frozenset[str]]) -> None:
     if head.dep_ in ("compound", "amod", "nmod") and head.head.lemma_.lower() in words["proposals"]:
         hit.hedged = True  # "an arms embargo bid", "a sanctions proposal": not (yet) done
     hit.negated = flips % 2 == 1
+    if hit.pattern in NEGATION_IS_THE_THREAT:
+        hit.negated = not hit.negated  # "will not stand idly by": the refusal is the warning
     if hit.hedged and hit.kind in THREATENED_KINDS and not hit.negated:
         noun = head
         if head.dep_ == "pobj" and head.head.lower_ == "of" and head.head.head.pos_ == "NOUN":
@@ -563,6 +568,13 @@ def non_party_actor(
             for c in tok.children
         ):
             return False  # "Al-Shabaab gunmen", "Houthi fighters" (not "Polish lorry drivers")
+        if any(
+            c.dep_ == "prep"
+            and c.lower_ in ("from", "of", "with", "loyal")
+            and any(_placed(g.i, places, "armed_group") for g in c.subtree)
+            for c in tok.children
+        ):
+            return False  # "gunmen from al-Shabaab", "fighters loyal to the PKK": the group's
         of = [g for c in tok.children if c.dep_ == "prep" and c.lower_ == "of" for g in c.children]
         if of and tok.lemma_.lower() in party_nouns and not tok.ent_type_:
             tok = of[0]  # "a wave of drones", "a column of tanks": the drones, the tanks

@@ -81,6 +81,8 @@ FIGURATIVE_IN_BUSINESS = frozenset(
 # Acts a party can announce as a threat: "would march on the capital", "would sever ties
 # unless ..." (sanctions and embargoes announced count as a threatened step already).
 ANNOUNCEABLE = frozenset({"armed_clash", "diplomatic_expulsion", "military_buildup"})
+# Measures that, announced on a condition, are a step threatened (pressure, like a demand).
+THREATENED_STEPS = frozenset({"sanctions", "embargo"})
 # Lifting sanctions that is refused or ruled out keeps them: pressure, not de-escalation.
 KEPT_IF_NOT_LIFTED = frozenset({"lift-sanctions", "sanctions-lifting", "dep-sanctions-lifted"})
 WHERE_PREPS = frozenset({"in", "inside", "into", "across", "over", "on", "near", "along", "off"})
@@ -476,6 +478,12 @@ class Enricher:
                 and _announced(sent, doc[hit.head])
             ):  # "his forces would hit back if ...", "would sever ties unless ..."
                 kind = "threat"
+            demanded = hit.demanded
+            if (
+                kind in THREATENED_STEPS and hit.hedged and not hit.negated and _conditional(sent)
+            ):  # "would cut off all aid until Noriega steps down", "may take retaliatory
+                # measures if the U.S. imposes ...": a step threatened on a condition
+                demanded = True
             if kind == "deescalation" and negated and hit.pattern in KEPT_IF_NOT_LIFTED:
                 kind, negated = "sanctions", False  # "would not lift the sanctions until ..."
             info = self.lexicon.kinds[kind]
@@ -484,7 +492,7 @@ class Enricher:
             if kind != hit.kind and kind == "sanctions":
                 hedged = False  # sanctions that stay are in force, however the refusal is put
             mod = scoring.modality(
-                negated=negated, hedged=hedged, demanded=hit.demanded, historical=historical
+                negated=negated, hedged=hedged, demanded=demanded, historical=historical
             )
             w.signals.append(
                 Signal(
@@ -498,7 +506,7 @@ class Enricher:
                     modality=mod,
                     negated=negated,
                     hedged=hedged,
-                    demanded=hit.demanded,
+                    demanded=demanded,
                     historical=historical,
                     actor=actor,
                     target=target,
@@ -628,12 +636,20 @@ def _between_parties(signal: Signal) -> bool:
     return bool(signal.actor and signal.actor.code and signal.target and signal.target.code)
 
 
+def _conditional(sent: Span) -> bool:
+    """A clause made to depend on a condition: "if", "unless", "until"."""
+    return any(t.lower_ in ("if", "unless", "until") and t.dep_ == "mark" for t in sent)
+
+
 def _announced(sent: Span, cue: Token) -> bool:
     """Force that is announced rather than guessed at: made to depend on a condition ("... if
     they enter", "unless") or put with "will"/"would" ("said they would march on the capital");
     "could" and "may" stay a guess."""
-    if any(t.lower_ in ("if", "unless") and t.dep_ == "mark" for t in sent):
-        return True
+    return _conditional(sent) or _will(cue)
+
+
+def _will(cue: Token) -> bool:
+    """Whether the act of ``cue`` is put with "will"/"would" ("would sever ties")."""
     if cue.pos_ in ("VERB", "AUX"):
         verb = cue
     elif cue.dep_ == "dobj":  # "would sever ties": the act is the verb's

@@ -191,6 +191,117 @@ CASES = [
     ("negated", "", "Germany has no plans to send troops to Ukraine, the chancellor said.", False),
     ("sanctions_lifted", "US lifts sanctions on Syrian central bank", "", False),
     ("talks", "", "Armenia and Azerbaijan opened peace talks in Washington on Monday.", False),
+    # ------------------------------------------------ classes added after the second held-out set
+    # threats by consequence idiom, no war word needed
+    (
+        "threat_price",
+        "",
+        "Pyongyang warned Seoul it would pay a heavy price for the broadcasts.",
+        True,
+    ),
+    (
+        "threat_respond",
+        "",
+        "Athens said it would respond firmly to any violation of its airspace.",
+        True,
+    ),
+    (
+        "threat_options",
+        "",
+        "Officials said all options remained on the table for dealing with Iran.",
+        True,
+    ),
+    (
+        "threat_not_idle",
+        "",
+        "Serbia warned it would not stand idle if Kosovo police moved north.",
+        True,
+    ),
+    ("threat_by_force", "", "Moscow said it would defend the enclave by force if necessary.", True),
+    (
+        "threat_price_trap",
+        "",
+        "Shoppers will pay a higher price for bread next year, bakers warned.",
+        False,
+    ),
+    (
+        "threat_respond_trap",
+        "",
+        "The central bank said it would respond decisively to inflation.",
+        False,
+    ),
+    (
+        "threat_not_idle_trap",
+        "",
+        "The manager said his team would not stand idle in the transfer market.",
+        False,
+    ),
+    # deadlines whose consequence is force; "have until"; "or be <attacked>"
+    (
+        "ultimatum_force",
+        "",
+        "Israel gave residents 24 hours to move south ahead of a ground offensive.",
+        True,
+    ),
+    (
+        "ultimatum_have_until",
+        "",
+        "Rebels have until Sunday to lay down their arms or be crushed, the army said.",
+        True,
+    ),
+    (
+        "ultimatum_or_be",
+        "",
+        "NATO told Belgrade it had until noon to pull its guns back or be bombed.",
+        True,
+    ),
+    ("ultimatum_deadline_trap", "", "The students have until June to submit their theses.", False),
+    # foreign forces and missions ordered out, missions closed
+    ("forces_ordered_out", "Niger junta orders French troops out within a month", "", True),
+    ("mission_closed", "", "Seoul ordered the closure of the North Korean liaison office.", True),
+    (
+        "closure_trap",
+        "",
+        "The minister ordered the closure of three schools after the floods.",
+        False,
+    ),
+    # coercion short of force: import bans, export controls, designations, market exclusion
+    (
+        "import_ban",
+        "",
+        "India banned imports of Pakistani goods after the attack in Kashmir.",
+        True,
+    ),
+    ("export_controls", "US slaps export curbs on Chinese chipmakers", "", True),
+    ("designation", "", "Washington designated the Houthis a terrorist organisation.", True),
+    ("import_ban_trap", "", "The supermarket chain banned imports of eggs from caged hens.", False),
+    (
+        "export_controls_eased_trap",
+        "",
+        "The EU decided to ease export controls on Japanese seafood.",
+        False,
+    ),
+    # deployments of nuclear arms, incursions, armed men from a named group
+    (
+        "nuclear_deployed",
+        "",
+        "Moscow has stationed tactical nuclear weapons in Belarus, Putin said.",
+        True,
+    ),
+    ("incursion", "", "Thirty Russian warplanes violated Finnish airspace on Tuesday.", True),
+    (
+        "incursion_trap",
+        "",
+        "Several planes entered the airspace over the stadium for a fly-past.",
+        False,
+    ),
+    (
+        "gunmen_of_group",
+        "",
+        "Gunmen from al-Shabaab stormed a hotel in Mogadishu, killing 12.",
+        True,
+    ),
+    ("gunmen_trap", "", "Gunmen from a nearby village attacked a bus, killing 12.", False),
 ]
 
 

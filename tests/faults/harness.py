@@ -792,6 +792,10 @@ class Run:
                 self.watches.append(watch)
             return
         assert self.broker is not None, f"{ev.action} needs the run's own broker"
+        if ev.action in ("broker_kill9", "broker_stop"):
+            with self._lock:  # an outage interrupts every recovery still being timed
+                for name in SERVICES:
+                    self._cut(name)
         if ev.action == "broker_kill9":
             self.broker.kill9()
             time.sleep(3)  # an outage the services notice, not just a blip
