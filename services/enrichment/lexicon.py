@@ -161,6 +161,11 @@ def _gazetteer(data: Mapping[str, Any]) -> dict[str, tuple[GazetteerEntry, tuple
     for code, name, type_, aliases in rows:
         entry, names = out.get(code, (GazetteerEntry(code, name, type_), ()))
         out[code] = (entry, (*names, name, *aliases))
+    for code, where in data.get("places", {}).items():  # cities and regions name their country
+        if code not in out:
+            raise ValueError(f"gazetteer.json: places: unknown code {code!r}")
+        entry, names = out[code]
+        out[code] = (entry, (*names, *where))
     return out
 
 

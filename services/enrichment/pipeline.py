@@ -50,7 +50,7 @@ from services.enrichment.components import (
     lemma_exceptions,
 )
 from services.enrichment.genre import GenreModel
-from services.enrichment.hits import Place
+from services.enrichment.hits import Hit, Place
 from shared.language import detect_language
 from shared.schemas import (
     Article,
@@ -85,6 +85,7 @@ ANNOUNCEABLE = frozenset({"armed_clash", "diplomatic_expulsion", "military_build
 THREATENED_STEPS = frozenset({"sanctions", "embargo"})
 # Lifting sanctions that is refused or ruled out keeps them: pressure, not de-escalation.
 KEPT_IF_NOT_LIFTED = frozenset({"lift-sanctions", "sanctions-lifting", "dep-sanctions-lifted"})
+RECIPROCAL = frozenset({"exchange-fire", "cross-border"})  # each side acts on the other
 WHERE_PREPS = frozenset({"in", "inside", "into", "across", "over", "on", "near", "along", "off"})
 _WORD = re.compile(r"\w")
 
@@ -494,27 +495,67 @@ class Enricher:
             mod = scoring.modality(
                 negated=negated, hedged=hedged, demanded=demanded, historical=historical
             )
-            w.signals.append(
-                Signal(
-                    kind=SignalKind(kind),
-                    cue=w.text[offset + cue.start_char : offset + cue.end_char],
-                    sentence=w.text[offset + sent.start_char : offset + sent.end_char],
-                    start=offset + cue.start_char,
-                    end=offset + cue.end_char,
-                    sentence_start=offset + sent.start_char,
-                    sentence_end=offset + sent.end_char,
-                    modality=mod,
-                    negated=negated,
-                    hedged=hedged,
-                    demanded=demanded,
-                    historical=historical,
-                    actor=actor,
-                    target=target,
-                    weight=info.weight,
-                    cameo=info.cameo,
-                    plover=info.plover,
+            for by, to in self._dyads(doc, hit, (actor, target), w, offset):
+                w.signals.append(
+                    Signal(
+                        kind=SignalKind(kind),
+                        cue=w.text[offset + cue.start_char : offset + cue.end_char],
+                        sentence=w.text[offset + sent.start_char : offset + sent.end_char],
+                        start=offset + cue.start_char,
+                        end=offset + cue.end_char,
+                        sentence_start=offset + sent.start_char,
+                        sentence_end=offset + sent.end_char,
+                        modality=mod,
+                        negated=negated,
+                        hedged=hedged,
+                        demanded=demanded,
+                        historical=historical,
+                        actor=by,
+                        target=to,
+                        weight=info.weight,
+                        cameo=info.cameo,
+                        plover=info.plover,
+                    )
                 )
-            )
+
+    def _dyads(
+        self,
+        doc: Doc,
+        hit: Hit,
+        dyad: tuple[Party | None, Party | None],
+        w: _Work,
+        offset: int,
+    ) -> list[tuple[Party | None, Party | None]]:
+        """Who did it to whom, once per member of a coordinated actor ("Saudi Arabia, the UAE,
+        Bahrain and Egypt cut links with Qatar": four signals, and the score counts the cue
+        once). In a reciprocal act ("India, Pakistan trade fire", "A and B clash") each side
+        is the other's target."""
+        actor, target = dyad
+        pairs = [dyad]
+        if actor is None or actor.code is None or not hit.actors:
+            return pairs
+        first = doc[hit.actors[0]]
+        while first.dep_ in ("conj", "appos") and first.head.i != first.i:
+            first = first.head
+        members = [  # "A, B and C", "Armenian and Azerbaijani forces"
+            first,
+            *(
+                t
+                for t in first.subtree
+                if t.dep_ in ("conj", "appos", "amod", "compound", "poss") and t.i < first.i + 12
+            ),
+        ]
+        sides: dict[str, Party] = {}
+        for tok in members:
+            party = self._party(doc, [tok.i], doc._.brink_places or [], w, offset)
+            if party is not None and party.code and party.type != "person":
+                sides.setdefault(party.code, party)
+        if actor.code not in sides or len(sides) < 2:
+            return pairs
+        reciprocal = hit.pattern in RECIPROCAL or doc[hit.head].lemma_.lower() == "clash"
+        if reciprocal and (target is None or target.code is None or target.code in sides):
+            return [(a, b) for a in sides.values() for b in sides.values() if a.code != b.code]
+        return pairs + [(p, target) for code, p in sides.items() if code != actor.code]
 
     def _unresolved(self, doc: Doc, w: _Work) -> bool:
         """Whether a hit's actor or target is a name (proper noun) the gazetteer and the

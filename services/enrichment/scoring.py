@@ -75,9 +75,13 @@ def score(signals: Iterable[Signal]) -> float:
         if s.kind in _OVERRIDE_TRUCE and s.modality == Modality.ASSERTED
     }
     by_kind: dict[SignalKind, list[float]] = defaultdict(list)
+    cues: set[tuple[SignalKind, int, int]] = set()
     for s in signals:
         if s.kind == SignalKind.DEESCALATION and s.sentence_start in fighting:
             continue
+        if (s.kind, s.start, s.end) in cues:
+            continue  # one cue with several actors ("A, B and C cut links") counts once
+        cues.add((s.kind, s.start, s.end))
         c = contribution(s)
         if c:
             by_kind[s.kind].append(c)

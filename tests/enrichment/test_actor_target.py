@@ -145,3 +145,49 @@ def test_corpus_actor_and_target(
     assert any(a == actor for a, _ in got), got
     if target is not None:
         assert (actor, target) in got, got
+
+
+# ------------------------------------------------ places that name their country (own words)
+@pytest.mark.parametrize(
+    ("title", "text", "kind", "actor", "target"),
+    [
+        ("Russia strikes Kharkiv with glide bombs", "", "armed_clash", "RUS", "UKR"),
+        ("", "Israeli aircraft bombed targets in Rafah overnight.", "armed_clash", "ISR", "PSE"),
+        ("", "Turkish warplanes hit Kurdish positions near Kobani.", "armed_clash", "TUR", "SYR"),
+        ("", "Iraqi jets attacked the Kharg oil terminal.", "armed_clash", "IRQ", "IRN"),
+        # armed men "from" a named group are that group
+        ("", "Gunmen from al-Shabaab stormed a hotel in Kismayo.", "armed_clash", "SHABAAB", "SOM"),
+    ],
+)
+def test_city_or_region_names_the_target_country(
+    enricher: Enricher, title: str, text: str, kind: str, actor: str, target: str
+) -> None:
+    got = codes(signals_of(one(enricher, text, title), kind))
+    assert (actor, target) in got, got
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Tyre prices rose sharply in the third quarter.",  # a word, not the Lebanese city
+        "Marx and Engels wrote the manifesto in 1848.",  # a name, not the Russian air base
+        "A Kharkiv court jailed two men for fraud.",  # a place in ordinary news is no signal
+    ],
+)
+def test_place_names_alone_are_no_signal(enricher: Enricher, text: str) -> None:
+    assert one(enricher, text).signals == [], text
+
+
+def test_each_member_of_a_coordinated_actor_gets_the_act(enricher: Enricher) -> None:
+    text = "Saudi Arabia, the UAE, Bahrain and Egypt cut air, sea and land links with Qatar."
+    result = one(enricher, text)
+    got = set(codes(signals_of(result, "sanctions")))
+    assert {("SAU", "QAT"), ("ARE", "QAT"), ("BHR", "QAT"), ("EGY", "QAT")} <= got, got
+    alone = one(enricher, "Saudi Arabia cut air, sea and land links with Qatar.")
+    assert result.score == alone.score  # one cue counts once, however many act
+
+
+def test_a_reciprocal_act_makes_each_side_the_others_target(enricher: Enricher) -> None:
+    text = "Armenian and Azerbaijani forces clashed along the border overnight."
+    got = set(codes(signals_of(one(enricher, text), "armed_clash")))
+    assert {("ARM", "AZE"), ("AZE", "ARM")} <= got, got
