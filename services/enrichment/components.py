@@ -440,12 +440,19 @@ class SignalContext(LexiconPipe):
 _POLITICAL_BY_NATURE = frozenset({"assassinate"})
 
 # Attack verbs count only for an armed party or a state ("Straw attacked ..." is words).
-_ARMED_ACTOR = frozenset({"attack-verb-party"})
+_ARMED_ACTOR = frozenset({"attack-verb-party", "gun-battle", "firefight"})
 
 # Coercion counts only when a state or its organs does it ("BA to suspend Saudi flights" is an
 # airline's timetable, "Russia suspended all flights to Georgia" is pressure).
 _STATE_ACTOR = frozenset(
-    {"coerce-links", "asset-freeze", "sanction-verb-party", "entity-list", "incursion-line"}
+    {
+        "coerce-links",
+        "asset-freeze",
+        "sanction-verb-party",
+        "entity-list",
+        "incursion-line",
+        "suspend-military-talks",
+    }
 )
 
 # Verbs whose object says whether they are force or figure ("hit Kyiv" / "hit relations").

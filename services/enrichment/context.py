@@ -575,6 +575,11 @@ def non_party_actor(
             for c in tok.children
         ):
             return False  # "gunmen from al-Shabaab", "fighters loyal to the PKK": the group's
+        if any(
+            c.dep_ == "conj" and (_placed(c.i, places) or c.lemma_.lower() in party_nouns)
+            for c in tok.children
+        ):
+            return False  # "police and guerrillas fought": a party among those who act
         of = [g for c in tok.children if c.dep_ == "prep" and c.lower_ == "of" for g in c.children]
         if of and tok.lemma_.lower() in party_nouns and not tok.ent_type_:
             tok = of[0]  # "a wave of drones", "a column of tanks": the drones, the tanks

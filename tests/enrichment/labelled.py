@@ -66,9 +66,12 @@ def load_corpus(path: Path = CORPUS) -> dict[str, dict[str, Any]]:
 
 def load_units(corpus: dict[str, dict[str, Any]], split: str | None = None) -> list[Unit]:
     """Units of ``split``: ``dev`` or ``test`` (the first sets, split by hash), ``test2`` (the
-    second held-out sets, labelled after the first test split was read), or all of them."""
+    second held-out sets, labelled after the first test split was read), ``test3`` (the third,
+    labelled while the classes of the third session were written), or all of them."""
     if split == "test2":
         return _load(corpus, "units_t2.jsonl", "written_t2.jsonl")
+    if split == "test3":
+        return _load(corpus, "units_t3.jsonl", "written_t3.jsonl")
     units = _load(corpus, "units.jsonl", "written.jsonl")
     return [u for u in units if split is None or u.split == split]
 
@@ -244,7 +247,7 @@ def print_report(name: str, rep: Report) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--split", choices=["dev", "test", "test2"], default="dev")
+    parser.add_argument("--split", choices=["dev", "test", "test2", "test3"], default="dev")
     parser.add_argument("--errors", action="store_true", help="list misses and false alarms")
     args = parser.parse_args(argv)
     from services.enrichment.pipeline import Enricher

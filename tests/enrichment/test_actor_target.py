@@ -149,7 +149,7 @@ def test_corpus_actor_and_target(
 
 # ------------------------------------------------ places that name their country (own words)
 @pytest.mark.parametrize(
-    ("title", "text", "kind", "actor", "target"),
+    "case",
     [
         ("Russia strikes Kharkiv with glide bombs", "", "armed_clash", "RUS", "UKR"),
         ("", "Israeli aircraft bombed targets in Rafah overnight.", "armed_clash", "ISR", "PSE"),
@@ -160,8 +160,10 @@ def test_corpus_actor_and_target(
     ],
 )
 def test_city_or_region_names_the_target_country(
-    enricher: Enricher, title: str, text: str, kind: str, actor: str, target: str
+    enricher: Enricher, case: tuple[str, str, str, str, str]
 ) -> None:
+    """case: headline, sentence, kind, actor, target."""
+    title, text, kind, actor, target = case
     got = codes(signals_of(one(enricher, text, title), kind))
     assert (actor, target) in got, got
 

@@ -302,6 +302,37 @@ CASES = [
         True,
     ),
     ("gunmen_trap", "", "Gunmen from a nearby village attacked a bus, killing 12.", False),
+    # one-line event reports: fire at ships, gun battles, divisions at a frontier, weapon tests,
+    # support and military talks suspended
+    (
+        "water_cannon",
+        "",
+        "Chinese coast guard vessels fired water cannon at a Philippine boat.",
+        True,
+    ),
+    ("gun_battle", "", "Serbian police and Kosovo Albanian guerrillas fought a gun battle.", True),
+    (
+        "gun_battle_trap",
+        "",
+        "Police fought a gun battle with bank robbers in the city centre.",
+        False,
+    ),
+    (
+        "divisions_border",
+        "",
+        "The Soviet Union deployed more divisions along the Chinese frontier.",
+        True,
+    ),
+    (
+        "missile_test",
+        "",
+        "North Korea test-fired two short-range missiles off its east coast.",
+        True,
+    ),
+    ("engine_test_trap", "", "Engineers tested the new rocket engine for the Mars mission.", False),
+    ("support_suspended", "", "The EU suspended budget support to Niger after the coup.", True),
+    ("military_talks", "", "Beijing suspended military talks with Washington over Taiwan.", True),
+    ("pay_talks_trap", "", "The union suspended pay talks with the government.", False),
 ]
 
 
