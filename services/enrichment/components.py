@@ -284,6 +284,7 @@ class SignalMatcher(LexiconPipe):
                 )
         self.context = _Context(lex.words)
         self.party_nouns = lex.context["party_nouns"]
+        self.noun_forms = _noun_forms(lex.patterns["signals.jsonl"])
         self.force_words = frozenset(lex.words["WAR_NOUN"]) | frozenset(lex.words["ATTACKVERB"])
 
     def _consequence(self, sent: Span) -> bool:
@@ -301,8 +302,26 @@ class SignalMatcher(LexiconPipe):
             for c in act.children
         )
 
+    def _common_first_words(self, doc: Doc) -> None:
+        """A cue noun that opens a sentence or headline ("Blockade bites in Tigray",
+        "Sanctions hit exporters") is often tagged a proper noun, with itself as lemma: read
+        it as the common noun it is, unless the gazetteer names it."""
+        places = doc._.brink_places or []
+        for sent in doc.sents:
+            tok = sent[0]
+            lemma = self.noun_forms.get(tok.lower_)
+            if (
+                lemma is not None
+                and tok.pos_ == "PROPN"
+                and tok.is_title
+                and not any(p.start <= tok.i < p.end for p in places)
+            ):
+                tok.lemma_ = lemma
+                tok.pos_ = "NOUN"
+
     def __call__(self, doc: Doc) -> Doc:
         self.ensure_ready()
+        self._common_first_words(doc)
         lowers = set(doc.to_array(LOWER).tolist())
         skip: set[int] = set()
         for _, s, e in self.figurative.spans(doc, lowers):
@@ -352,6 +371,26 @@ _NEEDS_CONSEQUENCE = frozenset({"give-until", "have-until"})
 _CONSEQUENCE_WORDS = frozenset({"or", "otherwise", "else", "face", "ultimatum", "consequences"})
 # Patterns whose last word must belong to the phrase of their first ("cut ... links").
 _ATTACHED = frozenset({"coerce-links", "asset-freeze", "expel-monitors", "fire-weapon"})
+
+
+def _noun_forms(patterns: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Singular and plural surface forms of every lemma the patterns ask for, to its lemma."""
+    out: dict[str, str] = {}
+    for rec in patterns:
+        for tok in rec["pattern"]:
+            value = tok.get("LEMMA")
+            words = [value] if isinstance(value, str) else (value or {}).get("IN", [])
+            for word in words:
+                w = word.lower()
+                if w.endswith("y"):
+                    plural = w[:-1] + "ies"
+                elif w.endswith(("s", "sh", "ch", "x")):
+                    plural = w + "es"
+                else:
+                    plural = w + "s"
+                out.setdefault(w, w)
+                out.setdefault(plural, w)
+    return out
 
 
 def _attached(doc: Doc, start: int, end: int) -> bool:

@@ -333,6 +333,10 @@ CASES = [
     ("support_suspended", "", "The EU suspended budget support to Niger after the coup.", True),
     ("military_talks", "", "Beijing suspended military talks with Washington over Taiwan.", True),
     ("pay_talks_trap", "", "The union suspended pay talks with the government.", False),
+    # a cue noun that opens a headline is read as the noun it is, not a name
+    ("first_word_noun", "Blockade tightens on Tigray", "", True),
+    ("first_word_noun", "Sanctions on Iran widened", "", True),
+    ("first_word_name_trap", "Blockade Runner wins best picture", "", False),
 ]
 
 
