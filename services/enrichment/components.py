@@ -459,6 +459,8 @@ class SignalContext(LexiconPipe):
         hits = [
             h for h in hits if not (h.pattern in _OBJECT_CHECKED and _abstract(h, doc, abstract))
         ]
+        political = self.words["political_bodies"]
+        hits = [h for h in hits if not context.political_actor(h, doc, political)]
         doc._.brink_hits = [
             h
             for h in hits
@@ -496,7 +498,7 @@ _STATE_ACTOR = frozenset(
 
 # Verbs whose object says whether they are force or figure ("hit Kyiv" / "hit relations").
 _OBJECT_CHECKED = frozenset(
-    {"attack-verb-party", "threaten-to", "strike-verb", "coerce-links", "mobilize"}
+    {"attack-verb-party", "threaten", "threaten-to", "strike-verb", "coerce-links", "mobilize"}
 )
 
 

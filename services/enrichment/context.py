@@ -589,6 +589,26 @@ def non_party_actor(
     return False
 
 
+def political_actor(hit: Hit, doc: Doc, bodies: frozenset[str]) -> bool:
+    """Whether the one who acts is a faction of a party or a parliament ("rebels in the
+    ruling party", "Tory rebels", "backbench rebels threatened to bring down the government"):
+    words, not force, whatever noun names them."""
+    for i in hit.actors:
+        if i in hit.speakers or hit.start <= i < hit.end:
+            continue
+        tok = doc[i]
+        mods = [c for c in tok.children if c.dep_ in ("amod", "compound", "nmod", "poss")]
+        mods += [
+            g
+            for c in tok.children
+            if c.dep_ == "prep" and c.lower_ in ("in", "of", "within", "from")
+            for g in c.children
+            if g.dep_ == "pobj"
+        ]
+        return any(m.lemma_.lower() in bodies and not _in_place(m, doc) for m in mods)
+    return False  # ("rebels of the Kurdistan Workers' Party" are the PKK, a gazetteer group)
+
+
 def armed_actor(hit: Hit, doc: Doc, places: Sequence[Place], armed: frozenset[str]) -> bool:
     """Whether an attack verb has an armed party or a state behind it: a military word in the
     sentence, or an actor that is a gazetteer place or an armed role ("rebels", "warplanes").

@@ -337,6 +337,21 @@ CASES = [
     ("first_word_noun", "Blockade tightens on Tigray", "", True),
     ("first_word_noun", "Sanctions on Iran widened", "", True),
     ("first_word_name_trap", "Blockade Runner wins best picture", "", False),
+    # factions of a party or parliament are words, not force; a group named "Party" is a group
+    ("party_rebels_trap", "", "Tory rebels threatened to defeat the bill.", False),
+    (
+        "party_rebels_trap",
+        "",
+        "Rebels in the ruling party threatened to bring down the government.",
+        False,
+    ),
+    (
+        "named_party_group",
+        "",
+        "Rebels of the Kurdistan Workers Party attacked a Turkish army post.",
+        True,
+    ),
+    ("no_further_action_trap", "", "Japan protested to China but took no further action.", False),
 ]
 
 
