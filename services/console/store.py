@@ -260,6 +260,10 @@ class SqliteStore:
         return False
 
     def _put_alert(self, db: sqlite3.Connection, alert: Alert) -> bool:
+        if db.execute("SELECT 1 FROM alerts WHERE id = ?", (alert.id,)).fetchone() is not None:
+            return False  # the same alert again (a redelivery or a re-raise): one row
+        # (checked first: a conflicting INSERT would still use up a sequence number, and the
+        # SSE event ids are meant to run without gaps)
         cur = db.execute(
             "INSERT INTO alerts (id, group_key, rule, severity, severity_rank, title, summary, "
             "score, count, first_seen, last_seen, created_at, kinds, json) "
@@ -333,8 +337,9 @@ class SqliteStore:
         return [name_or_code, *(r[0] for r in rows)]
 
     def alerts(self, query: AlertQuery, after: int | None = None) -> list[dict[str, Any]]:
-        """Alerts matching ``query``, newest (article time) first; with ``after``, those stored
-        after that sequence number instead, in the order they were stored (the SSE stream)."""
+        """Alerts matching ``query``, the most recently stored first; with ``after``, those
+        stored after that sequence number instead, in the order they were stored (the SSE
+        stream)."""
         db = self._conn()
         where: list[str] = []
         args: list[Any] = []
@@ -390,7 +395,8 @@ class SqliteStore:
         sql += "LEFT JOIN feedback f ON f.alert_id = a.id"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY a.seq" if after is not None else " ORDER BY a.last_seen DESC, a.seq DESC"
+        # Newest stored first, like the live list the stream prepends to; ``before`` pages on.
+        sql += " ORDER BY a.seq" if after is not None else " ORDER BY a.seq DESC"
         sql += " LIMIT ?"
         args.append(max(1, min(query.limit, 500)))
         return [self._alert_row(r) for r in db.execute(sql, args)]
