@@ -14,7 +14,9 @@ ENRICHED = "articles.enriched"
 ALERTS = "alerts"
 DEADLETTER = "articles.deadletter"
 SILENCES = "alerts.silences"  # compacted control topic: alert silences, keyed by silence id
-FEEDBACK = "alerts.feedback"  # compacted: analysts' acknowledgement / false alarm, keyed by alert id
+FEEDBACK = (
+    "alerts.feedback"  # compacted: analysts' acknowledgement / false alarm, keyed by alert id
+)
 
 
 @dataclass(frozen=True, slots=True)

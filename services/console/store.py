@@ -468,23 +468,28 @@ class SqliteStore:
 
     def dyad_timeline(self, actor: str, target: str, bucket: str) -> list[dict[str, Any]]:
         """Articles per hour (``bucket="hour"``) or day with a signal from actor to target
-        (names or codes), by kind."""
+        (names or codes): distinct articles, and per kind."""
         db = self._conn()
         actors, targets = self._names_for(db, actor), self._names_for(db, target)
         width = 13 if bucket == "hour" else 10  # ISO prefix: 2026-11-25T23 / 2026-11-25
-        rows = db.execute(
-            f"SELECT substr(at, 1, {width}) AS bucket, kind, COUNT(DISTINCT article_id) AS n "
+        pair = (
             f"FROM dyad_events WHERE actor COLLATE NOCASE IN ({','.join('?' * len(actors))}) "
             f"AND target COLLATE NOCASE IN ({','.join('?' * len(targets))}) "
-            "GROUP BY bucket, kind ORDER BY bucket",
-            [*actors, *targets],
         )
         out: dict[str, dict[str, Any]] = {}
-        for r in rows:
-            b = r["bucket"] + (":00Z" if bucket == "hour" else "")
-            entry = out.setdefault(b, {"bucket": b, "articles": 0, "kinds": {}})
-            entry["kinds"][r["kind"]] = r["n"]
-            entry["articles"] += r["n"]
+        for r in db.execute(
+            f"SELECT substr(at, 1, {width}) AS b, COUNT(DISTINCT article_id) AS n {pair}"
+            "GROUP BY b ORDER BY b",
+            [*actors, *targets],
+        ):
+            label = r["b"] + (":00Z" if bucket == "hour" else "")
+            out[r["b"]] = {"bucket": label, "articles": r["n"], "kinds": {}}
+        for r in db.execute(
+            f"SELECT substr(at, 1, {width}) AS b, kind, COUNT(DISTINCT article_id) AS n {pair}"
+            "GROUP BY b, kind",
+            [*actors, *targets],
+        ):
+            out[r["b"]]["kinds"][r["kind"]] = r["n"]
         return list(out.values())
 
     def silences(self) -> list[dict[str, Any]]:
@@ -510,7 +515,4 @@ class SqliteStore:
 
     def counts(self) -> dict[str, int]:
         db = self._conn()
-        return {
-            t: int(db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0])
-            for t in ("alerts", "articles", "silences", "feedback")
-        }
+        return {t: int(db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]) for t in COUNTED}

@@ -43,6 +43,7 @@ def call(
     path: str,
     method: str = "GET",
     body: Any = None,
+    *,
     headers: dict[str, str] | None = None,
     raw: bytes | None = None,
 ) -> tuple[int, Any]:

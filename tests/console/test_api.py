@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 
 from shared import codec
-from shared.schemas import Feedback, Modality, SignalKind
+from shared.schemas import Feedback
 from shared.settings import Settings
 from tests.alerting.factories import T0, enriched, signal
 from tests.alerting.kafka_helpers import AlertReader, produce
@@ -200,8 +200,13 @@ def test_write_actions_need_the_token_and_bodies_are_limited(
     base = console.url("")
     body = {"rule": "per-article", "for": "1h"}
     assert call(base, "/api/silences", "POST", body)[0] == 401
-    assert call(base, "/api/silences", "POST", body, {"Authorization": "Bearer wrong"})[0] == 401
-    status, made = call(base, "/api/silences", "POST", body, {"Authorization": "Bearer s3cret"})
+    assert (
+        call(base, "/api/silences", "POST", body, headers={"Authorization": "Bearer wrong"})[0]
+        == 401
+    )
+    status, made = call(
+        base, "/api/silences", "POST", body, headers={"Authorization": "Bearer s3cret"}
+    )
     assert status == 201, made
     assert call(base, f"/api/silences/{made['id']}", "DELETE")[0] == 401
     # reading needs no token; a cross-site form (not JSON) cannot write

@@ -58,7 +58,7 @@ def make_alert(i: int) -> Alert:
 
 def stored(base: str) -> int:
     try:
-        status, body = call(base, "/healthz")
+        _, body = call(base, "/healthz")
     except OSError:
         return -1
     return int(body["store"]["alerts"]) if isinstance(body, dict) and "store" in body else -1
@@ -100,9 +100,9 @@ def test_kill_9_mid_stream_then_restart_keeps_each_alert_exactly_once(
     ids = [r[0] for r in db.execute("SELECT id FROM alerts")]
     seqs = [r[0] for r in db.execute("SELECT seq FROM alerts ORDER BY seq")]
     fts = db.execute("SELECT COUNT(*) FROM alerts_fts").fetchone()[0]
-    offsets = dict(
-        ((t, p), o) for t, p, o in db.execute("SELECT topic, partition, next_offset FROM offsets")
-    )
+    offsets = {
+        (t, p): o for t, p, o in db.execute("SELECT topic, partition, next_offset FROM offsets")
+    }
     db.close()
     assert sorted(ids) == sorted(a.id for a in alerts)
     assert fts == N  # the search index got each alert once too
