@@ -242,6 +242,10 @@ class Evidence(_Frozen):
     actor: str | None = None
     target: str | None = None
     modality: Modality = Modality.ASSERTED
+    actor_code: str | None = Field(None, description="The actor's ISO alpha-3 or org code.")
+    target_code: str | None = Field(None, description="The target's ISO alpha-3 or org code.")
+    cameo: str | None = Field(None, description="CAMEO event code of the signal's kind.")
+    plover: str | None = Field(None, description="PLOVER event type of the signal's kind.")
 
 
 class Alert(_Frozen):

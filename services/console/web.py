@@ -296,12 +296,19 @@ class Console:
         """CAMEO/PLOVER codes of the alert's kinds and ISO/org codes of its parties, from the
         cited articles' signals."""
         events: dict[str, dict[str, str]] = {}
-        for e in alert.get("evidence", []):
+        parties: dict[str, str] = {}
+        for e in alert.get("evidence", []):  # alerts since issue 11 carry the codes themselves
+            if e.get("cameo"):
+                events.setdefault(e["kind"], {"cameo": e["cameo"], "plover": e.get("plover", "")})
+            for role in ("actor", "target"):
+                if e.get(role) and e.get(f"{role}_code"):
+                    parties.setdefault(e[role], e[f"{role}_code"])
             article = self.store.article(e["article_id"])
             for s in (article or {}).get("signals", []):
                 events.setdefault(s["kind"], {"cameo": s["cameo"], "plover": s["plover"]})
-        parties = alert["group"]["actors"] + alert["group"]["targets"]
-        return {"events": events, "parties": self.store.codes(parties)}
+        names = alert["group"]["actors"] + alert["group"]["targets"]
+        known = self.store.codes(n for n in names if n not in parties)
+        return {"events": events, "parties": {**known, **parties}}
 
     async def api_article(self, request: web.Request) -> web.Response:
         article = await self._blocking(self.store.article, request.match_info["id"])
