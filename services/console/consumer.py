@@ -18,6 +18,7 @@ import time
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.partitioner.default import murmur2
 
 from services.console import metrics
 from services.console.store import Record, SqliteStore
@@ -125,6 +126,39 @@ class Materialiser:
                     self.ready.set()
         finally:
             consumer.close()
+
+
+def fetch_article(settings: Settings, article_id: str, max_seconds: float = 10.0) -> bytes | None:
+    """The newest ``articles.enriched`` record of one article (for an article asked for that the
+    store does not hold), or None. Only the article's own partition is read: producers place
+    records by the murmur2 hash of the key (kafka-python's, aiokafka's and Java's default
+    partitioner), and the topic is keyed by article id."""
+    topic = settings.topics.enriched
+    key = article_id.encode()
+    consumer = KafkaConsumer(
+        client_id="brink-console-fetch",
+        group_id=None,
+        enable_auto_commit=False,
+        **settings.kafka_python(),
+    )
+    found: bytes | None = None
+    try:
+        parts = sorted(consumer.partitions_for_topic(topic) or ())
+        if not parts:
+            return None
+        tp = TopicPartition(topic, parts[(murmur2(key) & 0x7FFFFFFF) % len(parts)])
+        consumer.assign([tp])
+        consumer.seek_to_beginning(tp)
+        end = consumer.end_offsets([tp])[tp]
+        deadline = time.monotonic() + max_seconds
+        while consumer.position(tp) < end and time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=300, max_records=2000).values():
+                for r in records:
+                    if r.key == key and r.value is not None:
+                        found = r.value
+    finally:
+        consumer.close()
+    return found
 
 
 class ControlWriter:

@@ -32,7 +32,7 @@ from pydantic import ValidationError
 from services.alerting.rules import RuleSet, Silence, SilenceMatch, parse_duration
 from services.console import highlight, metrics
 from services.console.config import ConsoleConfig
-from services.console.consumer import ControlWriter
+from services.console.consumer import ControlWriter, fetch_article
 from services.console.explain import explain
 from services.console.openapi import OPENAPI
 from services.console.store import SEVERITIES, AlertQuery, SqliteStore
@@ -311,10 +311,25 @@ class Console:
         return {"events": events, "parties": {**known, **parties}}
 
     async def api_article(self, request: web.Request) -> web.Response:
-        article = await self._blocking(self.store.article, request.match_info["id"])
+        article = await self._blocking(self._article, request.match_info["id"])
         if article is None:
-            raise HttpError(404, "article not in the console's store (only cited ones are kept)")
+            raise HttpError(404, "no such article on articles.enriched")
         return self._json(article)
+
+    def _article(self, article_id: str) -> dict[str, Any] | None:
+        """An article from the store, or else read from its partition of ``articles.enriched``
+        and kept (the store holds only articles with signals or cited by an alert)."""
+        article = self.store.article(article_id)
+        if article is not None:
+            return article
+        raw = fetch_article(self.settings, article_id)
+        if raw is None:
+            return None
+        try:
+            self.store.put_article(codec.decode(raw, EnrichedArticle))
+        except DecodeError:
+            return None
+        return self.store.article(article_id)
 
     async def api_stories(self, request: web.Request) -> web.Response:
         return self._json({"stories": await self._blocking(self.store.stories, 100)})
@@ -435,9 +450,9 @@ class Console:
     # ------------------------------------------------------------------ explain
     async def _explain(self, article_id: str | None, title: str, text: str) -> dict[str, Any]:
         if article_id:
-            raw = await self._blocking(self.store.article, article_id)
+            raw = await self._blocking(self._article, article_id)
             if raw is None:
-                raise HttpError(404, f"article {article_id!r} not in the console's store")
+                raise HttpError(404, f"no article {article_id!r} on articles.enriched")
             enriched = EnrichedArticle.model_validate(raw)
         else:
             if not text.strip():

@@ -84,6 +84,15 @@ def test_alerts_flow_into_the_api_and_can_be_searched_explained_silenced_and_jud
         status, article = call(base, "/api/articles/seed-expulsion")
         assert status == 200 and article["signals"][0]["cue"] == "expelled three Russian diplomats"
         assert call(base, "/api/articles/nope")[0] == 404
+        # an article the store did not keep (no signals, cited by nothing): read from its
+        # partition of articles.enriched when asked for, then kept
+        status, fans = call(base, "/api/articles/seed-army-of-fans")
+        assert (
+            status == 200 and fans["signals"] == [] and fans["article"]["id"] == "seed-army-of-fans"
+        )
+        status, why = call(base, "/api/explain", "POST", {"article_id": "seed-army-of-fans"})
+        assert status == 200
+        assert all(r["why"] == ["no escalation signal in the article"] for r in why["rules"])
         stories = {s["story"]: s for s in call(base, "/api/stories")[1]["stories"]}
         assert {"seed-buildup", "seed-sanctions-called", "seed-expulsion"} <= set(stories)
         status, dyad = call(base, "/api/dyads/RUS/UKR?bucket=hour")
