@@ -236,3 +236,39 @@ def test_write_actions_need_the_token_and_bodies_are_limited(
     assert call(base, "/api/explain", "POST", raw=big)[0] == 413
     # loopback by default
     assert "http://127.0.0.1:" in console.log_tail()
+
+
+def test_every_page_renders_from_the_store(settings: Settings, start_service: Any) -> None:
+    from tests.console.helpers import publish_articles_and_alerts
+
+    console = start_service("console", settings, **console_env(BRINK_CONSOLE_EXPLAIN="off"))
+    base = console.url("")
+    (alert,) = publish_articles_and_alerts(settings, [enriched("page-1")])
+    wait_for(lambda: call(base, f"/api/alerts/{alert.id}")[0] == 200, message="alert stored")
+    pages = {
+        "/": "Russia → Ukraine: military buildup",
+        f"/alerts/{alert.id}": "massed troops",
+        "/stories": "Story page-1",
+        "/stories/page-1": "1 alert cite",
+        "/dyads": "Russia → Ukraine",
+        "/dyads/RUS/UKR": "<svg",
+        "/dyads/Russia/Ukraine?bucket=hour": "<rect",
+        "/explain?article_id=page-1": "buildup-or-mobilization",
+        "/silences": "No silences.",
+        "/alerts/nope": "no alert",
+    }
+    for path, expected in pages.items():
+        status, html = call(base, path)
+        assert status == (404 if path.endswith("nope") else 200), (path, html)
+        assert expected in html, path
+    # the explain form posts like a browser (form-encoded, no token needed: it writes nothing)
+    status, html = call(
+        base,
+        "/explain",
+        "POST",
+        raw=b"article_id=page-1",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert status == 200 and "Verdict: escalation" in html
+    status, html = call(base, "/static/console.js")
+    assert status == 200 and "EventSource" in html
