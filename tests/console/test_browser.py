@@ -145,7 +145,11 @@ def test_an_article_with_html_and_script_renders_as_inert_text(
     base = console.url("")
     article = enriched("hostile-1", [signal(sentence=HOSTILE_SENTENCE)])
     article = article.model_copy(
-        update={"article": article.article.model_copy(update={"title": HOSTILE_TITLE})}
+        update={
+            "article": article.article.model_copy(
+                update={"title": HOSTILE_TITLE, "url": "javascript:window.__pwned='url'"}
+            )
+        }
     )
     (alert,) = publish_articles_and_alerts(settings, [article])
     wait_for(lambda: call(base, f"/api/alerts/{alert.id}")[0] == 200, message="hostile alert")
@@ -162,6 +166,8 @@ def test_an_article_with_html_and_script_renders_as_inert_text(
     browser.get(base + f"/alerts/{alert.id}")
     assert browser.execute_script("return window.__pwned === undefined")
     assert HOSTILE_TITLE in browser.find_element(By.CSS_SELECTOR, ".article h3").text
+    # a javascript: URL is not made a link (http and https only)
+    assert not browser.find_elements(By.CSS_SELECTOR, ".article h3 a")
     browser.save_screenshot(str(tmp_path / "5-hostile-article-inert.png"))
     # nothing tried to run and was stopped by the Content-Security-Policy either
     blocked = [e for e in browser.get_log("browser") if "Content Security Policy" in e["message"]]
