@@ -21,7 +21,7 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.partitioner.default import murmur2
 
 from services.console import metrics
-from services.console.store import Record, SqliteStore
+from services.console.store import Record, Repository
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class Materialiser:
     """Reads the four topics into the store until `stop`; `ready` is set once it has caught
     up with the end offsets seen at start (then /healthz is 200)."""
 
-    def __init__(self, settings: Settings, store: SqliteStore) -> None:
+    def __init__(self, settings: Settings, store: Repository) -> None:
         self._settings = settings
         self._store = store
         self.ready = threading.Event()

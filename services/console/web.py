@@ -35,7 +35,7 @@ from services.console.config import ConsoleConfig
 from services.console.consumer import ControlWriter, fetch_article
 from services.console.explain import explain
 from services.console.openapi import OPENAPI
-from services.console.store import SEVERITIES, AlertQuery, SqliteStore
+from services.console.store import SEVERITIES, AlertQuery, Repository
 from shared import codec
 from shared.codec import DecodeError
 from shared.schemas import (
@@ -157,7 +157,7 @@ class Console:
         settings: Settings,
         config: ConsoleConfig,
         *,
-        store: SqliteStore,
+        store: Repository,
         writer: ControlWriter,
         rules: RuleSet,
         ready: Callable[[], tuple[bool, dict[str, object]]],
