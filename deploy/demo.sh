@@ -163,7 +163,8 @@ start_prometheus() {
       return 0
     fi
     sed -e "s#127.0.0.1:9101#127.0.0.1:${ports[0]}#; s#127.0.0.1:9102#127.0.0.1:${ports[1]}#" \
-      -e "s#127.0.0.1:9103#127.0.0.1:${ports[2]}#; s#^  - rules.yml#  - $repo/deploy/prometheus/rules.yml#" \
+      -e "s#127.0.0.1:9103#127.0.0.1:${ports[2]}#; s#127.0.0.1:9104#127.0.0.1:${console_port}#" \
+      -e "s#^  - rules.yml#  - $repo/deploy/prometheus/rules.yml#" \
       deploy/prometheus/prometheus-local.yml >"$demo/prometheus.yml"
     # shellcheck disable=SC2016  # $$ and $@ are the inner shell's
     setsid nohup bash -c 'echo $$ >"$0"; exec "$@"' "$demo/prometheus.pid" \
