@@ -26,8 +26,8 @@ $(STAMP): pyproject.toml deploy/requirements.lock deploy/requirements-model.txt
 setup: $(STAMP) tools ## create .venv, install pinned packages and the spaCy model, fetch Kafka jars (cached)
 	@$(KAFKA) fetch
 
-tools: ## install promtool and Alertmanager from Debian's packages when missing (tests use them)
-	@command -v promtool >/dev/null && command -v prometheus-alertmanager >/dev/null || deploy/install-tools.sh
+tools: ## install promtool, Alertmanager, Chromium + chromedriver from Debian's packages when missing (tests use them)
+	@command -v promtool >/dev/null && command -v prometheus-alertmanager >/dev/null && test -x /usr/bin/chromium && test -x /usr/bin/chromedriver || deploy/install-tools.sh
 
 kafka-up: ## start Kafka (KRaft) on 127.0.0.1:9092 unless it runs already
 	@$(KAFKA) up

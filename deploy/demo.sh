@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Brink's demo: the three services as background processes beside the local Kafka.
 #
-#   deploy/demo.sh          start (or reuse) ingest, enrichment and alerting, wait until each is
-#                           healthy, publish seeds/, show the alerts as they arrive, say what next
+#   deploy/demo.sh          start (or reuse) ingest, enrichment, alerting and the console, wait until
+#                           each is healthy, publish seeds/, show the alerts as they arrive, say
+#                           what next (the console's URL among it)
 #   deploy/demo.sh stop     stop what this script started (by its pid files), nothing else
 #   deploy/demo.sh status   show which of them run
 #
@@ -20,7 +21,8 @@
 #
 # Settings (environment): BRINK_BOOTSTRAP_SERVERS (127.0.0.1:9092), BRINK_DEMO_DIR,
 # BRINK_DEMO_PORTS ("9101 9102 9103": ingest, enrichment, alerting /metrics and /healthz),
-# BRINK_DEMO_HTTP_PORT (8080: ingest's POST /articles), BRINK_DEMO_START_TIMEOUT (180 s per
+# BRINK_DEMO_HTTP_PORT (8080: ingest's POST /articles), BRINK_DEMO_CONSOLE_PORT (9104: the analyst
+# console's pages, API and /metrics), BRINK_DEMO_START_TIMEOUT (180 s per
 # service), BRINK_DEMO_WAIT (120 s at most for the first alert), BRINK_DEMO_IDLE (stop showing
 # alerts after this many quiet seconds, 10), BRINK_DEMO_PUBLISH (what to publish, seeds/),
 # BRINK_DEMO_PROMETHEUS_PORT (9090; "off": no Prometheus).
@@ -43,7 +45,9 @@ first_wait=${BRINK_DEMO_WAIT:-120}
 idle=${BRINK_DEMO_IDLE:-10}
 publish=${BRINK_DEMO_PUBLISH:-seeds/}
 prom_port=${BRINK_DEMO_PROMETHEUS_PORT:-9090}
-managed=("${services[@]}" prometheus)
+console_port=${BRINK_DEMO_CONSOLE_PORT:-9104}
+# The console reads what the pipeline writes; it is started after the three, and stopped with them.
+managed=("${services[@]}" console prometheus)
 export BRINK_BOOTSTRAP_SERVERS=${BRINK_BOOTSTRAP_SERVERS:-127.0.0.1:9092}
 
 if [[ -t 1 ]]; then
@@ -56,6 +60,7 @@ fail() { printf '%sdemo: %s%s\n' "$red" "$*" "$off" >&2; exit 1; }
 
 port_of() {  # port_of SERVICE
   local i
+  [[ $1 == console ]] && echo "$console_port"
   for i in "${!services[@]}"; do
     if [[ ${services[$i]} == "$1" ]]; then echo "${ports[$i]}"; fi
   done
@@ -101,7 +106,9 @@ live() {
 start_service() {  # start_service NAME PORT
   local name=$1 port=$2 log=$demo/$1.log
   if port_open "$port"; then
-    fail "port $port (for $name) is taken by a process the demo did not start; stop it or set BRINK_DEMO_PORTS"
+    local knob=BRINK_DEMO_PORTS
+    [[ $name == console ]] && knob=BRINK_DEMO_CONSOLE_PORT
+    fail "port $port (for $name) is taken by a process the demo did not start; stop it or set $knob"
   fi
   if [[ $name == ingest ]] && port_open "$http_port"; then
     fail "port $http_port (ingest's HTTP API) is taken; stop that process or set BRINK_DEMO_HTTP_PORT"
@@ -156,7 +163,8 @@ start_prometheus() {
       return 0
     fi
     sed -e "s#127.0.0.1:9101#127.0.0.1:${ports[0]}#; s#127.0.0.1:9102#127.0.0.1:${ports[1]}#" \
-      -e "s#127.0.0.1:9103#127.0.0.1:${ports[2]}#; s#^  - rules.yml#  - $repo/deploy/prometheus/rules.yml#" \
+      -e "s#127.0.0.1:9103#127.0.0.1:${ports[2]}#; s#127.0.0.1:9104#127.0.0.1:${console_port}#" \
+      -e "s#^  - rules.yml#  - $repo/deploy/prometheus/rules.yml#" \
       deploy/prometheus/prometheus-local.yml >"$demo/prometheus.yml"
     # shellcheck disable=SC2016  # $$ and $@ are the inner shell's
     setsid nohup bash -c 'echo $$ >"$0"; exec "$@"' "$demo/prometheus.pid" \
@@ -237,8 +245,9 @@ status() {
         $1 ~ "^brink_enrichment_articles_total" { add("articles out", $2) }
         $1 ~ "^brink_alerting_articles_total$" { add("articles in", $2) }
         $1 ~ "^brink_alerting_alerts_total" { add("alerts", $2) }
+        $1 ~ "^brink_console_records_total$" { add("records in", $2) }
         END {
-          n = split("lag|articles in|articles out|alerts|dead letters", keys, "|")
+          n = split("lag|articles in|articles out|records in|alerts|dead letters", keys, "|")
           for (i = 1; i <= n; i++) if (keys[i] in sum) out = out sprintf("%s%s %d", out ? ", " : "", keys[i], sum[keys[i]])
           print out
         }' <<<"$metrics"
@@ -304,6 +313,7 @@ demo() {
     cat >"$demo/env" <<EOF
 export BRINK_TOPIC_PREFIX=$BRINK_TOPIC_PREFIX
 export BRINK_DEMO_PORTS="${ports[*]}" BRINK_DEMO_HTTP_PORT=$http_port BRINK_DEMO_PROMETHEUS_PORT=$prom_port
+export BRINK_DEMO_CONSOLE_PORT=$console_port
 EOF
     say "fresh demo pipeline: topics prefixed '$BRINK_TOPIC_PREFIX' on $BRINK_BOOTSTRAP_SERVERS"
   fi
@@ -323,6 +333,14 @@ EOF
     printf '%shealthy%s  pid %s  http://127.0.0.1:%s/metrics  %slog %s%s\n' "$green" "$off" \
       "$(demo_pid "$name")" "$port" "$dim" "${demo#"$repo"/}/$name.log" "$off"
   done
+  if [[ -z $(demo_pid console) ]]; then
+    start_service console "$console_port"
+    started+=(console)
+  fi
+  printf '    %-11s ' console
+  wait_healthy console "$console_port"
+  printf '%shealthy%s  pid %s  http://127.0.0.1:%s/  %slog %s%s\n' "$green" "$off" \
+    "$(demo_pid console)" "$console_port" "$dim" "${demo#"$repo"/}/console.log" "$off"
   [[ ${#started[@]} -gt 0 ]] && say "services up in $((SECONDS - t0)) s"
   start_prometheus
 
@@ -342,10 +360,12 @@ EOF
   cat <<EOF
 
 ${bold}Brink is running${off} (topics prefixed '$p'; stop everything with ${bold}make down${off}).
+  console     ${bold}http://127.0.0.1:$console_port/${off}  (live alerts, evidence highlighted, explain, silences; docs/console.md)
   metrics     http://127.0.0.1:${ports[0]}/metrics  (ingest)
               http://127.0.0.1:${ports[1]}/metrics  (enrichment)
               http://127.0.0.1:${ports[2]}/metrics  (alerting)
-  logs        ${demo#"$repo"/}/{ingest,enrichment,alerting}.log
+              http://127.0.0.1:$console_port/metrics  (console)
+  logs        ${demo#"$repo"/}/{ingest,enrichment,alerting,console}.log
   your own    BRINK_TOPIC_PREFIX=$p .venv/bin/brink publish FILE|DIR|-
   articles    curl -X POST http://127.0.0.1:$http_port/articles -H 'Content-Type: application/json' \\
                 -d '{"title": "...", "text": "..."}'

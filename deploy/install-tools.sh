@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Installs the real monitoring tools the tests use, from Debian's packages:
-# promtool (package prometheus) and Alertmanager (package prometheus-alertmanager).
+# Installs the real tools the tests use, from Debian's packages: promtool (package prometheus),
+# Alertmanager (package prometheus-alertmanager), and headless Chromium with its WebDriver
+# (packages chromium, chromium-driver) for the console's browser test (tests/console).
 # The Debian packages start system services on install; Brink does not use those instances.
 set -euo pipefail
 need=()
 command -v promtool >/dev/null || need+=(prometheus)
 command -v prometheus-alertmanager >/dev/null || need+=(prometheus-alertmanager)
+[[ -x /usr/bin/chromium ]] || need+=(chromium)
+[[ -x /usr/bin/chromedriver ]] || need+=(chromium-driver)
 [[ ${#need[@]} -eq 0 ]] && exit 0
 if [[ $(id -u) -ne 0 ]]; then
   sudo=sudo

@@ -17,6 +17,7 @@ ARTICLE_SCHEMA: Final = "brink.article/1"
 ENRICHED_SCHEMA: Final = "brink.enriched/1"
 ALERT_SCHEMA: Final = "brink.alert/1"
 DEADLETTER_SCHEMA: Final = "brink.deadletter/1"
+FEEDBACK_SCHEMA: Final = "brink.feedback/1"
 
 
 def _utc(value: datetime) -> datetime:
@@ -241,6 +242,10 @@ class Evidence(_Frozen):
     actor: str | None = None
     target: str | None = None
     modality: Modality = Modality.ASSERTED
+    actor_code: str | None = Field(None, description="The actor's ISO alpha-3 or org code.")
+    target_code: str | None = Field(None, description="The target's ISO alpha-3 or org code.")
+    cameo: str | None = Field(None, description="CAMEO event code of the signal's kind.")
+    plover: str | None = Field(None, description="PLOVER event type of the signal's kind.")
 
 
 class Alert(_Frozen):
@@ -284,10 +289,32 @@ class DeadLetter(_Frozen):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
+# --------------------------------------------------------------------------- feedback
+class Feedback(_Frozen):
+    """What analysts said about one alert, on the compacted topic ``alerts.feedback``, keyed by
+    ``alert_id``. Each record is the alert's whole current feedback (compaction keeps the last),
+    written by the console; a tombstone clears it."""
+
+    schema_: Literal["brink.feedback/1"] = Field(FEEDBACK_SCHEMA, alias="schema")
+    alert_id: str = Field(description="The alert's id (Alert.id).")
+    group_key: str | None = Field(None, description="The alert's group key, for filtering.")
+    rule: str | None = Field(None, description="The alert's rule, for per-rule precision.")
+    acknowledged: bool = Field(False, description="Someone has seen it and is on it.")
+    acknowledged_by: str | None = None
+    acknowledged_at: UtcDatetime | None = None
+    false_alarm: bool = Field(False, description="Judged not escalation (rule tuning input).")
+    comment: str = Field("", max_length=2000, description="Why, in the analyst's words.")
+    by: str = Field("", max_length=200, description="Who wrote this record last.")
+    at: UtcDatetime = Field(description="When this record was written, UTC.")
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
 TOPIC_MODELS: dict[str, type[BaseModel]] = {
     "articles.raw": RawArticle,
     "articles": Article,
     "articles.enriched": EnrichedArticle,
     "alerts": Alert,
     "articles.deadletter": DeadLetter,
+    "alerts.feedback": Feedback,
 }

@@ -14,6 +14,9 @@ ENRICHED = "articles.enriched"
 ALERTS = "alerts"
 DEADLETTER = "articles.deadletter"
 SILENCES = "alerts.silences"  # compacted control topic: alert silences, keyed by silence id
+FEEDBACK = (
+    "alerts.feedback"  # compacted: analysts' acknowledgement / false alarm, keyed by alert id
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +48,10 @@ class Topics:
     @property
     def silences(self) -> str:
         return self.prefix + SILENCES
+
+    @property
+    def feedback(self) -> str:
+        return self.prefix + FEEDBACK
 
     def all(self) -> tuple[str, ...]:
         return (self.raw, self.articles, self.enriched, self.alerts, self.deadletter, self.silences)

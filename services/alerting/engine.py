@@ -207,8 +207,17 @@ class Engine:
         c: Contribution,
         silences: Iterable[Silence],
     ) -> Outcome:
-        """Silences first, then one alert per id (group, aligned bucket, severity)."""
-        if any(s.silences(c.rule, alert.group, c.at) for s in silences):
+        """Silences first, then one alert per id (group, aligned bucket, severity).
+
+        A silence applies when the article's time falls in its range (a replay silences what it
+        silenced before) *or* when the alert is raised while it is in force (``created_at``,
+        processing time: "silenced from now on", whatever the article's date). Ids do not
+        depend on either, only whether the alert is raised."""
+        if any(
+            s.silences(c.rule, alert.group, c.at)
+            or s.silences(c.rule, alert.group, alert.created_at)
+            for s in silences
+        ):
             return Outcome(suppressed=SILENCED)
         if any(f["id"] == alert.id for f in group_state["fired"]):
             return Outcome(suppressed=THROTTLED)

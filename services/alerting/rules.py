@@ -486,6 +486,10 @@ class RuleSet:
                         actor=_name(s.actor) if s.actor else None,
                         target=_name(s.target) if s.target else None,
                         modality=_modality(s),
+                        actor_code=s.actor.code if s.actor else None,
+                        target_code=s.target.code if s.target else None,
+                        cameo=s.cameo,
+                        plover=s.plover,
                     )
                     for s in signals[:MAX_EVIDENCE]
                 ]

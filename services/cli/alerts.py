@@ -47,10 +47,16 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         help="hide alerts below this severity",
     )
     parser.add_argument(
-        "--actor", action="append", default=[], help="only alerts with this actor (repeatable)"
+        "--actor",
+        action="append",
+        default=[],
+        help="only alerts with this actor, a name or ISO/org code such as RUS (repeatable)",
     )
     parser.add_argument(
-        "--target", action="append", default=[], help="only alerts with this target (repeatable)"
+        "--target",
+        action="append",
+        default=[],
+        help="only alerts with this target, a name or code (repeatable)",
     )
     parser.add_argument(
         "--kind",
@@ -76,9 +82,12 @@ def matches(alert: Alert, args: argparse.Namespace) -> bool:
         have = {p.casefold() for p in present}
         return not wanted or any(w.casefold() in have for w in wanted)
 
+    # names or codes: the evidence carries each party's ISO alpha-3 / org code ("--actor RUS")
+    actors = [*alert.group.actors, *(e.actor_code for e in alert.evidence if e.actor_code)]
+    targets = [*alert.group.targets, *(e.target_code for e in alert.evidence if e.target_code)]
     return (
-        any_of(args.actor, alert.group.actors)
-        and any_of(args.target, alert.group.targets)
+        any_of(args.actor, actors)
+        and any_of(args.target, targets)
         and any_of(args.kind, (k.value for k in alert.group.kinds))
         and any_of(args.rule, [alert.rule])
     )
@@ -92,7 +101,11 @@ def format_alert(alert: Alert, colour: bool = False) -> str:
     sev = f"{COLOURS[alert.severity.value]}{sev:<8}{OFF}" if colour else f"{sev:<8}"
     when = alert.last_seen.strftime("%Y-%m-%d %H:%MZ")
     stories = f"{alert.count} stor{'ies' if alert.count != 1 else 'y'}"
-    tail = f"[{safe(alert.rule)}, {stories}, score {alert.score:.1f}, id {safe(alert.id[:12])}]"
+    # the group key is what `brink silence --group` takes; the id names this one alert
+    tail = (
+        f"[{safe(alert.rule)}, {stories}, score {alert.score:.1f}, "
+        f"group {safe(alert.group.key)}, id {safe(alert.id[:12])}]"
+    )
     if colour:
         tail = f"{DIM}{tail}{OFF}"
     lines = [f"{when} {sev} {safe(alert.summary)}  {tail}"]
@@ -101,6 +114,8 @@ def format_alert(alert: Alert, colour: bool = False) -> str:
         article = titles.get(ev.article_id)
         where = (article.source or article.title) if article else ev.article_id
         cue = f"{ev.kind.value}: “{safe(ev.cue)}”"
+        if ev.cameo:
+            cue += f" [CAMEO {safe(ev.cameo)}, {safe(ev.plover or '')}]"
         if ev.modality.value != "asserted":
             cue += f" ({ev.modality.value})"
         lines.append(f"    {safe(ev.sentence)}")

@@ -5,6 +5,7 @@ article time falls in [starts_at, ends_at). Every alerting worker reads the whol
 silence applies wherever the group lives. Examples::
 
     brink silence --group 3f2a9c0d1e4b5a6f --for 6h --comment "known exercise"
+    (a --group key no alert on the topic has is refused, and an alert id is named as such)
     brink silence --actor Russia --target Ukraine --for 1d
     brink silence --list
     brink silence --expire 1a2b3c4d5e6f
@@ -23,7 +24,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from services.alerting.rules import Silence, SilenceMatch, parse_duration
 from shared import codec
 from shared.codec import DecodeError
-from shared.schemas import SignalKind, utcnow
+from shared.schemas import Alert, SignalKind, utcnow
 from shared.settings import Settings
 from shared.text import terminal_safe
 
@@ -39,6 +40,11 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--comment", default="", help="why (shown by --list)")
     parser.add_argument("--list", action="store_true", help="list the silences on the topic")
     parser.add_argument("--expire", metavar="ID", help="lift the silence with this id")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="accept a --group key no alert on the topic has (e.g. for a group not seen yet)",
+    )
     parser.add_argument(
         "--bootstrap-servers", help="Kafka bootstrap servers (default: BRINK_BOOTSTRAP_SERVERS)"
     )
@@ -70,6 +76,51 @@ def read_silences(settings: Settings) -> dict[str, Silence]:
     finally:
         consumer.close()
     return out
+
+
+def known_groups(settings: Settings) -> tuple[set[str], dict[str, str]]:
+    """Group keys on the alerts topic (its record keys and the alerts' group keys) and
+    alert id -> group key, read once from the beginning."""
+    topic = settings.topics.alerts
+    consumer = KafkaConsumer(group_id=None, enable_auto_commit=False, **settings.kafka_python())
+    keys: set[str] = set()
+    ids: dict[str, str] = {}
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        if not tps:
+            return keys, ids
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        ends = consumer.end_offsets(tps)
+        while any(consumer.position(tp) < ends[tp] for tp in tps):
+            for records in consumer.poll(timeout_ms=500).values():
+                for r in records:
+                    try:
+                        alert = codec.decode(r.value, Alert)
+                    except DecodeError:
+                        continue
+                    keys.add(alert.group.key)
+                    ids[alert.id] = alert.group.key
+    finally:
+        consumer.close()
+    return keys, ids
+
+
+def check_group(settings: Settings, group: str) -> str | None:
+    """Why ``group`` is not a group key an alert has, or None when it is one."""
+    keys, ids = known_groups(settings)
+    if group in keys:
+        return None
+    by_id = [g for i, g in ids.items() if len(group) >= 8 and i.startswith(group)]
+    if by_id:
+        return (
+            f"{group} is an alert id, not a group key; its group key is {by_id[0]} "
+            f"(brink alerts shows it as 'group ...')"
+        )
+    return (
+        f"no alert on {settings.topics.alerts} has group key {group} "
+        "(brink alerts shows each alert's group key; --force to silence it anyway)"
+    )
 
 
 def _send(settings: Settings, key: str, value: bytes | None) -> None:
@@ -105,6 +156,11 @@ def run(args: argparse.Namespace) -> int:
     if not any(match.model_dump().values()):
         print("brink silence: say what to silence (--group, --rule, --actor, ...)", file=sys.stderr)
         return 2
+    if args.group and not args.force:
+        problem = check_group(settings, args.group)
+        if problem is not None:
+            print(f"brink silence: {terminal_safe(problem)}", file=sys.stderr)
+            return 2
     try:
         starts = datetime.fromisoformat(args.starts) if args.starts else utcnow()
         duration = parse_duration(args.duration)

@@ -77,6 +77,19 @@ def test_filters() -> None:
     assert matches(buildup, args(kind=["military_buildup", "threat"]))
     assert not matches(buildup, args(kind=["sanctions"]))
     assert matches(pressure, args(target=["Russia"], rule=["sanctions-pressure"]))
+    # ISO / org codes as well as names (issue 11: the README's --actor RUS matched nothing)
+    assert matches(buildup, args(actor=["RUS"], target=["ukr"]))
+    assert matches(pressure, args(actor=["NATO"], target=["RUS"]))
+    assert not matches(buildup, args(actor=["UKR"]))
+
+
+def test_text_output_shows_the_group_key_and_the_event_codes() -> None:
+    alert = sample_alerts()[0]
+    lines = format_alert(alert).splitlines()
+    assert f"group {alert.group.key}" in lines[0]  # what `brink silence --group` takes
+    assert "[CAMEO 15, MOBILIZE]" in lines[2]
+    assert (alert.evidence[0].cameo, alert.evidence[0].plover) == ("15", "MOBILIZE")
+    assert (alert.evidence[0].actor_code, alert.evidence[0].target_code) == ("RUS", "UKR")
 
 
 EVIL = "\u001b]0;pwned\u0007\u001b[2J\u009b31m\u202eevil\r"
@@ -244,3 +257,27 @@ def test_brink_silence_silences_a_pair_in_the_service_and_can_be_listed_and_lift
     capsys.readouterr()
     assert main(["silence", "--list"]) == 0
     assert sid not in capsys.readouterr().out
+
+
+@pytest.mark.kafka
+def test_brink_silence_group_refuses_an_unknown_key_and_names_an_alert_id(
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("BRINK_BOOTSTRAP_SERVERS", settings.bootstrap_servers)
+    monkeypatch.setenv("BRINK_TOPIC_PREFIX", settings.topic_prefix)
+    alert = sample_alerts()[0]
+    producer = KafkaProducer(**settings.kafka_python())
+    producer.send(settings.topics.alerts, key=alert.group.key.encode(), value=codec.encode(alert))
+    producer.flush()
+    producer.close()
+
+    assert main(["silence", "--group", "0123456789abcdef"]) == 2
+    assert "no alert on" in capsys.readouterr().err
+    assert main(["silence", "--group", alert.id]) == 2
+    err = capsys.readouterr().err
+    assert "is an alert id" in err and alert.group.key in err
+    assert main(["silence", "--group", alert.group.key, "--for", "1h"]) == 0
+    assert capsys.readouterr().out.startswith("silence ")
+    assert main(["silence", "--group", "0123456789abcdef", "--force"]) == 0

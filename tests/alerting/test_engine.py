@@ -218,6 +218,24 @@ def test_silence_suppresses_matching_groups_in_its_time_range_only() -> None:
     assert h.alerts(enriched("a2", at=T0 + 4 * H), "per-article")  # silence over
 
 
+def test_a_silence_in_force_when_the_alert_is_raised_applies_whatever_the_article_time() -> None:
+    # issue 11: a silence set "from now on" must stop an alert raised now for an older article
+    h = Harness()
+    h.silences = [
+        Silence(match=SilenceMatch(actor="Russia"), starts_at=NOW - H, ends_at=NOW + 6 * H)
+    ]
+    outs = h.feed(enriched("old-article", at=T0), now=NOW)
+    assert SILENCED in {o.suppressed for o in outs}
+    assert all(o.alert is None for o in outs)
+    # after it ends (processing time) and outside it (article time): raised, with the same id
+    later = Harness()
+    ids_unsilenced = {o.alert.id for o in later.feed(enriched("old-article", at=T0)) if o.alert}
+    h2 = Harness()
+    h2.silences = h.silences
+    raised = h2.feed(enriched("old-article", at=T0), now=NOW + 7 * H)
+    assert {o.alert.id for o in raised if o.alert} == ids_unsilenced
+
+
 def test_silence_by_group_key_leaves_other_groups_alone() -> None:
     h = Harness()
     key = h.rules.contributions(enriched("x"))[0].group.key

@@ -14,6 +14,8 @@ class WebhookServer:
     def __init__(self, fail: int = 0) -> None:
         self.calls = 0
         self.bodies: list[Any] = []
+        self.raw: list[bytes] = []  # accepted bodies as sent, with their headers
+        self.headers: list[dict[str, str]] = []
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -24,6 +26,8 @@ class WebhookServer:
                     self.send_response(503)
                 else:
                     outer.bodies.append(json.loads(body))
+                    outer.raw.append(body)
+                    outer.headers.append(dict(self.headers.items()))
                     self.send_response(200)
                 self.end_headers()
 

@@ -5,15 +5,18 @@ its processes running."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
+import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.conftest import free_port, wait_for
+from tests.console.helpers import console_port
 from tests.ops.contract import ROOT, SERVICES
 
 pytestmark = pytest.mark.kafka
@@ -60,6 +63,7 @@ def test_demo_shows_alerts_twice_and_stop_ends_its_services(tmp_path: Path, boot
         "BRINK_DEMO_WAIT": "60",
         "BRINK_DEMO_START_TIMEOUT": "90",
         "BRINK_DEMO_PROMETHEUS_PORT": str(free_port()),
+        "BRINK_DEMO_CONSOLE_PORT": str(console_port()),
     }
     # status and stop find the ports of the running demo in its folder: only the folder is given.
     folder_only = {
@@ -70,9 +74,20 @@ def test_demo_shows_alerts_twice_and_stop_ends_its_services(tmp_path: Path, boot
         cold = run(env)
         output = cold.stdout + cold.stderr
         assert cold.returncode == 0, output
-        for name in (*SERVICES, "prometheus"):
+        for name in (*SERVICES, "console", "prometheus"):
             pids[name] = int((demo_dir / f"{name}.pid").read_text())
             assert alive(pids[name]), name
+        console = f"http://127.0.0.1:{env['BRINK_DEMO_CONSOLE_PORT']}/"
+        assert f"console     {console}" in output
+        # the seed alerts are in the console too, with their evidence and cited articles
+
+        def listed() -> list[dict[str, object]]:
+            with urllib.request.urlopen(console + "api/alerts", timeout=10) as r:
+                alerts: list[dict[str, object]] = json.loads(r.read())["alerts"]
+            return alerts
+
+        assert wait_for(listed, timeout=10, message="seed alerts in the console")
+        assert all(a["evidence"] for a in listed())
         assert output.count("healthy") >= len(SERVICES)
         assert f"http://127.0.0.1:{env['BRINK_DEMO_PROMETHEUS_PORT']}/alerts" in output
         assert "fresh demo pipeline" in output
@@ -95,7 +110,7 @@ def test_demo_shows_alerts_twice_and_stop_ends_its_services(tmp_path: Path, boot
         assert warm.returncode == 0, output
         assert "reusing the demo services" in output
         assert any(rule in output for rule in shown), f"no alert on the second run:\n{output}"
-        for name in (*SERVICES, "prometheus"):
+        for name in (*SERVICES, "console", "prometheus"):
             assert int((demo_dir / f"{name}.pid").read_text()) == pids[name]
     finally:
         stopped = run(folder_only, "stop", timeout=60)

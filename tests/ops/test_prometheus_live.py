@@ -16,6 +16,7 @@ import yaml
 
 from shared.settings import Settings
 from tests.conftest import free_port, wait_for
+from tests.console.helpers import console_env
 from tests.ops.contract import GRAFANA, PROMETHEUS, SERVICES
 from tests.ops.test_prometheus import ALERTS
 
@@ -40,6 +41,9 @@ def test_prometheus_scrapes_the_services_and_runs_every_dashboard_query(
     if exe is None:
         pytest.fail("prometheus not found: run `make tools` (Debian package prometheus)")
     services = {name: start_service(name, settings) for name in SERVICES}
+    services["console"] = start_service(
+        "console", settings, **console_env(BRINK_CONSOLE_EXPLAIN="off")
+    )
 
     # The local config as shipped, with this test's ports and a 1 s scrape so it runs quickly.
     config = yaml.safe_load((PROMETHEUS / "prometheus-local.yml").read_text())
@@ -70,9 +74,9 @@ def test_prometheus_scrapes_the_services_and_runs_every_dashboard_query(
                 result = query(port, 'up{job=~"brink-.+"} == 1')["data"]["result"]
             except OSError:
                 return False
-            return {r["metric"]["job"] for r in result} == {f"brink-{s}" for s in SERVICES}
+            return {r["metric"]["job"] for r in result} == {f"brink-{s}" for s in services}
 
-        wait_for(all_up, timeout=60, interval=0.5, message="Prometheus scraping all three services")
+        wait_for(all_up, timeout=60, interval=0.5, message="Prometheus scraping every service")
 
         dashboard = json.loads((GRAFANA / "dashboards" / "brink.json").read_text())
         for panel in dashboard["panels"]:
