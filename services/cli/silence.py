@@ -17,9 +17,11 @@ import argparse
 import getpass
 import sys
 import uuid
+from collections.abc import Iterator
 from datetime import datetime
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
 
 from services.alerting.rules import Silence, SilenceMatch, parse_duration
 from shared import codec
@@ -50,59 +52,53 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def read_silences(settings: Settings) -> dict[str, Silence]:
-    """Every silence currently on the topic (latest record per id; tombstones remove)."""
-    topic = settings.topics.silences
+def _records(settings: Settings, topic: str) -> Iterator[ConsumerRecord]:
+    """Every record of ``topic``, from the beginning to the end offsets read at the start (no
+    consumer group, nothing committed)."""
     consumer = KafkaConsumer(group_id=None, enable_auto_commit=False, **settings.kafka_python())
-    out: dict[str, Silence] = {}
     try:
         tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         if not tps:
-            return out
+            return
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
         ends = consumer.end_offsets(tps)
         while any(consumer.position(tp) < ends[tp] for tp in tps):
             for records in consumer.poll(timeout_ms=500).values():
-                for r in records:
-                    key = (r.key or b"").decode("utf-8", "replace")
-                    if r.value is None:
-                        out.pop(key, None)
-                        continue
-                    try:
-                        out[key] = codec.decode(r.value, Silence)
-                    except DecodeError:
-                        continue
+                yield from records
     finally:
         consumer.close()
+
+
+def read_silences(settings: Settings) -> dict[str, Silence]:
+    """Every silence currently on the topic (latest record per id; tombstones remove)."""
+    out: dict[str, Silence] = {}
+    for r in _records(settings, settings.topics.silences):
+        key = (r.key or b"").decode("utf-8", "replace")
+        if r.value is None:
+            out.pop(key, None)
+            continue
+        try:
+            out[key] = codec.decode(r.value, Silence)
+        except DecodeError:
+            continue
     return out
 
 
 def known_groups(settings: Settings) -> tuple[set[str], dict[str, str]]:
-    """Group keys on the alerts topic (its record keys and the alerts' group keys) and
-    alert id -> group key, read once from the beginning."""
-    topic = settings.topics.alerts
-    consumer = KafkaConsumer(group_id=None, enable_auto_commit=False, **settings.kafka_python())
+    """Group keys of the alerts on the alerts topic, and alert id -> group key, read once
+    from the beginning."""
     keys: set[str] = set()
     ids: dict[str, str] = {}
-    try:
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        if not tps:
-            return keys, ids
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        ends = consumer.end_offsets(tps)
-        while any(consumer.position(tp) < ends[tp] for tp in tps):
-            for records in consumer.poll(timeout_ms=500).values():
-                for r in records:
-                    try:
-                        alert = codec.decode(r.value, Alert)
-                    except DecodeError:
-                        continue
-                    keys.add(alert.group.key)
-                    ids[alert.id] = alert.group.key
-    finally:
-        consumer.close()
+    for r in _records(settings, settings.topics.alerts):
+        if r.value is None:
+            continue
+        try:
+            alert = codec.decode(r.value, Alert)
+        except DecodeError:
+            continue
+        keys.add(alert.group.key)
+        ids[alert.id] = alert.group.key
     return keys, ids
 
 
