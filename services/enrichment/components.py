@@ -493,6 +493,7 @@ _STATE_ACTOR = frozenset(
         "entity-list",
         "incursion-line",
         "suspend-military-talks",
+        "accused-of-raids",
     }
 )
 

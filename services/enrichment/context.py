@@ -473,6 +473,11 @@ def actor_target(
         ]
         shooters = [i for i in actors if i not in owners and i not in launched]
         actors, targets = [*owners, *launched], [*shooters, *targets]
+    if hit.pattern in ACCUSATION_PATTERNS:  # "Angola accuses South Africa of new raids"
+        verb = doc[hit.start]
+        accused = [o.i for o in _objects(verb, preps=False)]
+        if accused:
+            actors, targets = accused, [*_subjects(verb), *targets]
     targets += _addressees(hit, doc, words)
     start = dateline_end(head.sent)
     if start > head.sent.start:  # "LONDON, March 15 - Iran's leader ... warned": not London
@@ -487,6 +492,7 @@ def actor_target(
 
 
 RECIPROCAL_PATTERNS = frozenset({"exchange-fire", "cross-border"})
+ACCUSATION_PATTERNS = frozenset({"accused-of-raids"})  # the accused acted, on the accuser
 SENDER_PATTERNS = frozenset({"shootdown"})  # defence: the escalation is the sender's
 VICTIM_SUBJECT_PATTERNS = frozenset({"come-under-attack"})
 DASHES = frozenset({"-", "--", "\u2013", "\u2014"})

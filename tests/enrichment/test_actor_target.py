@@ -157,6 +157,8 @@ def test_corpus_actor_and_target(
         ("", "Iraqi jets attacked the Kharg oil terminal.", "armed_clash", "IRQ", "IRN"),
         # armed men "from" a named group are that group
         ("", "Gunmen from al-Shabaab stormed a hotel in Kismayo.", "armed_clash", "SHABAAB", "SOM"),
+        # the accused is the actor, the accuser the target
+        ("ANGOLA ACCUSES SOUTH AFRICA OF NEW RAIDS", "", "armed_clash", "ZAF", "AGO"),
     ],
 )
 def test_city_or_region_names_the_target_country(

@@ -352,6 +352,18 @@ CASES = [
         True,
     ),
     ("no_further_action_trap", "", "Japan protested to China but took no further action.", False),
+    # headline forms: accusations of raids (the accused acted), quoted operation names,
+    # the highest alert
+    ("accused_of_raids", "ANGOLA ACCUSES SOUTH AFRICA OF NEW RAIDS", "", True),
+    ("accused_trap", "", "The minister accused the opposition of attacks on his family.", False),
+    ("quoted_operation", "Azerbaijan launches 'anti-terror' operation in Karabakh", "", True),
+    (
+        "police_operation_trap",
+        "",
+        "Police launched an anti-terror operation in east London.",
+        False,
+    ),
+    ("highest_alert", "Serbia puts army on highest alert over Kosovo", "", True),
 ]
 
 
