@@ -13,6 +13,7 @@ from services.alerting.delivery import HttpReceiver, alertmanager_payload, webho
 from services.alerting.rules import RulesError, RuleSet, load_rules
 from services.alerting.silences import SilenceBook, ensure_silences_topic
 from services.alerting.topics import TopicsError, ensure_alerting_topics
+from shared import preflight
 from shared.faust_app import group_instance_id
 from shared.kafka_admin import leave_group
 from shared.lag import LagMonitor
@@ -58,9 +59,10 @@ def receivers(settings: Settings, config: AlertingConfig, rules: RuleSet) -> lis
 
 
 def main() -> int:
-    settings = Settings.from_env()
+    settings = preflight.settings_or_exit("alerting")
     config = AlertingConfig.from_env()
     configure(settings.log_level)
+    preflight.kafka_or_exit("alerting", settings)  # a security failure: one line, exit 2
     try:
         rules = load_rules(settings.rules_path)
     except RulesError as exc:

@@ -13,10 +13,10 @@ from services.ingest.config import DEFAULT_METRICS_PORT, IngestConfig
 from services.ingest.feeds import FeedPoller
 from services.ingest.http_api import ArticlesApi
 from services.ingest.worker import IngestWorker, RawProducer, group_id
+from shared import preflight
 from shared.lag import LagMonitor
 from shared.logs import configure
 from shared.metrics import MetricsServer
-from shared.settings import Settings
 
 log = logging.getLogger("services.ingest")
 
@@ -34,9 +34,10 @@ def health_report(
 
 
 def main() -> int:
-    settings = Settings.from_env()
+    settings = preflight.settings_or_exit("ingest")
     config = IngestConfig.from_env()
     configure(settings.log_level)
+    preflight.kafka_or_exit("ingest", settings)  # a security failure: one line, exit 2
     metrics.initialise()
     worker = IngestWorker(settings, config)
     # The consumer runs in its own thread so /healthz can say when it died.

@@ -1,0 +1,188 @@
+"""Start-up checks every service runs before it does anything else: the settings are usable,
+and the broker accepts how Brink connects to it.
+
+A security failure (wrong password, a mechanism the broker does not offer, a certificate that
+is not trusted or not accepted, a TLS/plain-text mismatch) never heals by retrying, and the
+Kafka clients only ever say "Unable to bootstrap" after their own timeout: here the cause is
+read from kafka-python's connection errors while it bootstraps, the service writes one line
+naming it and exits with `EXIT_SECURITY` (2), usually within a second and at most after
+`CHECK_SECONDS`. A broker that is not reachable at all (refused, silent) is not a security
+failure: the service logs a warning and starts as it always did, retrying until it is back.
+
+Nothing here runs at import.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import threading
+from collections.abc import Sequence
+from typing import NoReturn
+
+from kafka import errors as kafka_errors
+from kafka.admin import KafkaAdminClient
+
+from shared.settings import KafkaSecurity, Settings, SettingsError
+
+log = logging.getLogger(__name__)
+
+EXIT_SECURITY = 2
+CHECK_SECONDS = 8.0
+
+
+class KafkaSecurityError(Exception):
+    """The broker refused how Brink connects; ``str()`` names the cause in one line."""
+
+
+def settings_or_exit(service: str) -> Settings:
+    """`Settings.from_env`, or one line naming the wrong variable and exit 2."""
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        refuse(service, str(exc))
+
+
+def kafka_or_exit(service: str, settings: Settings) -> None:
+    """`check_kafka`, or one line naming the cause and exit 2."""
+    try:
+        problem = check_kafka(settings)
+    except KafkaSecurityError as exc:
+        refuse(service, str(exc))
+    except SettingsError as exc:  # a TLS file that is not what its variable says
+        refuse(service, str(exc))
+    if problem:
+        log.warning("%s: %s; starting anyway, the clients retry until it answers", service, problem)
+
+
+def refuse(service: str, cause: str) -> NoReturn:
+    """Write ``brink <service>: refusing to start: <cause>`` to stderr and exit 2."""
+    one_line = " ".join(cause.split())
+    sys.stderr.write(f"brink {service}: refusing to start: {one_line}\n")
+    sys.stderr.flush()
+    logging.shutdown()
+    raise SystemExit(EXIT_SECURITY)
+
+
+def check_kafka(settings: Settings, timeout: float = CHECK_SECONDS) -> str | None:
+    """Connect once as the services will (same `Settings.kafka_python` mapping).
+
+    Returns None when the broker accepted the connection, a description when it could not be
+    reached (not a security failure), and raises `KafkaSecurityError` when it refused it.
+    """
+    sec = settings.security()
+    server = settings.bootstrap_servers
+    seen: list[BaseException] = []
+    done = threading.Event()
+    ok = threading.Event()
+
+    class Capture(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            args = record.args if isinstance(record.args, tuple) else ()
+            for arg in args:
+                if isinstance(arg, BaseException):
+                    seen.append(arg)
+                    if is_definitive(arg):
+                        done.set()
+
+    kafka_log = logging.getLogger("kafka")
+    capture = Capture(logging.DEBUG)
+    saved = (kafka_log.level, kafka_log.propagate)
+    kafka_log.addHandler(capture)
+    kafka_log.setLevel(logging.INFO)
+    kafka_log.propagate = False  # its retries are read here, not printed
+
+    def connect() -> None:
+        try:
+            admin = KafkaAdminClient(
+                client_id="brink-preflight",
+                bootstrap_timeout_ms=int(timeout * 1000),
+                **settings.kafka_python(),
+            )
+            admin.close()
+            ok.set()
+        except Exception as exc:  # read below with what the connections logged
+            seen.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=connect, name="brink-preflight", daemon=True).start()
+    done.wait(timeout + 2.0)
+    if ok.is_set():
+        kafka_log.removeHandler(capture)
+        kafka_log.setLevel(saved[0])
+        kafka_log.propagate = saved[1]
+        return None
+    cause = explain(seen, sec, server)
+    if cause is not None:
+        raise KafkaSecurityError(cause)  # the client keeps retrying in its thread: we exit
+    kafka_log.removeHandler(capture)
+    kafka_log.setLevel(saved[0])
+    kafka_log.propagate = saved[1]
+    return f"no Kafka broker answered at {server} within {timeout:.0f} s"
+
+
+def is_definitive(exc: BaseException) -> bool:
+    """Errors that retrying cannot mend."""
+    return isinstance(
+        exc,
+        (
+            kafka_errors.SaslAuthenticationFailedError,
+            kafka_errors.UnsupportedSaslMechanismError,
+            kafka_errors.InvalidReceiveError,
+        ),
+    ) or ("SSL" in str(exc) and ("Handshake" in str(exc) or "ALERT" in str(exc)))
+
+
+_VERIFY = re.compile(r"certificate verify failed: ([^(]+)")
+
+
+def explain(errors: Sequence[BaseException], sec: KafkaSecurity, server: str) -> str | None:
+    """The security failure among ``errors`` as one sentence, or None if there is none."""
+    texts = [str(e) for e in errors]
+    for exc in errors:
+        if isinstance(exc, kafka_errors.SaslAuthenticationFailedError):
+            return f"authentication failed for user {sec.username} ({sec.mechanism}) at {server}"
+    for exc in errors:
+        if isinstance(exc, kafka_errors.UnsupportedSaslMechanismError):
+            return (
+                f"the broker at {server} does not accept SASL mechanism {sec.mechanism} "
+                "(BRINK_SASL_MECHANISM)"
+            )
+    for text in texts:
+        if "CERTIFICATE_VERIFY_FAILED" in text:
+            match = _VERIFY.search(text)
+            why = match.group(1).strip() if match else "certificate verify failed"
+            ca = sec.cafile or "the system's CA store"
+            return f"TLS: the broker's certificate at {server} is not trusted ({why}; CA: {ca})"
+    for text in texts:
+        if "CERTIFICATE_REQUIRED" in text or "certificate required" in text:
+            return (
+                f"TLS: the broker at {server} requires a client certificate "
+                "(BRINK_SSL_CERTFILE, BRINK_SSL_KEYFILE)"
+            )
+    for text in texts:
+        if "BAD_CERTIFICATE" in text or "UNKNOWN_CA" in text or "bad certificate" in text:
+            given = sec.certfile or "none given"
+            return (
+                f"TLS: the broker at {server} refused the client certificate ({given}): "
+                "missing, or not signed by a CA it trusts"
+            )
+    for text in texts:
+        if "SSL" in text:
+            return f"TLS handshake with {server} failed: {text.split('Handshake failed: ')[-1]}"
+    if any(isinstance(e, kafka_errors.InvalidReceiveError) for e in errors):
+        return (
+            f"the broker at {server} does not speak {sec.protocol}: it expects TLS "
+            "(BRINK_SECURITY_PROTOCOL=SSL or SASL_SSL)"
+        )
+    disconnects = sum("socket disconnected" in t for t in texts)
+    if disconnects >= 3 and disconnects == sum(
+        isinstance(e, kafka_errors.KafkaConnectionError) for e in errors
+    ):
+        return (
+            f"the broker at {server} closed every connection made with {sec.describe()}: "
+            "does this listener expect another BRINK_SECURITY_PROTOCOL?"
+        )
+    return None
