@@ -91,7 +91,10 @@ def grants(prefix: str = "", users: Iterable[str] = USERS) -> list[Grant]:
 
 def markdown(prefix: str = "") -> str:
     """The table as Markdown (docs/security.md)."""
-    rows = ["| user | resource | name | pattern | operations | why |", "| --- | --- | --- | --- | --- | --- |"]
+    rows = [
+        "| user | resource | name | pattern | operations | why |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for g in grants(prefix):
         pattern = "prefixed" if g.prefixed else "literal"
         ops = ", ".join(g.operations)
