@@ -28,6 +28,7 @@ class SettingsError(ValueError):
 
 PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+MIN_TOKEN_CHARS = 16  # an HTTP bearer token shorter than this is refused (guessable)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +101,9 @@ class Settings:
     )
     http_host: str = "127.0.0.1"
     http_port: int = 8080  # ingest's HTTP API (POST /articles)
+    http_token: str | None = field(default=None, repr=False)  # set: POST needs Bearer <token>
+    http_certfile: str | None = None  # set: the HTTP API speaks HTTPS (PEM chain)
+    http_keyfile: str | None = None  # its key, unless it is in http_certfile
     max_body_bytes: int = 1_000_000
     rules_path: str | None = None  # alerting rules YAML; None: services/alerting/rules.yaml
     webhook_url: str | None = None  # alerting: POST each alert as JSON here (optional)
@@ -117,6 +121,16 @@ class Settings:
         if self.sasl_mechanism is not None:
             object.__setattr__(self, "sasl_mechanism", self.sasl_mechanism.strip().upper() or None)
         self.security()  # refuses what it cannot use
+        if self.http_token is not None and len(self.http_token) < MIN_TOKEN_CHARS:
+            raise SettingsError(f"BRINK_HTTP_TOKEN must have at least {MIN_TOKEN_CHARS} characters")
+        if self.http_keyfile and not self.http_certfile:
+            raise SettingsError("BRINK_HTTP_KEYFILE is set without BRINK_HTTP_CERTFILE")
+        for name, path in (
+            ("BRINK_HTTP_CERTFILE", self.http_certfile),
+            ("BRINK_HTTP_KEYFILE", self.http_keyfile),
+        ):
+            if path and not os.path.isfile(path):
+                raise SettingsError(f"{name}={path}: no such file")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -17,6 +17,7 @@ from shared import preflight
 from shared.lag import LagMonitor
 from shared.logs import configure
 from shared.metrics import MetricsServer
+from shared.webserver import Access
 
 log = logging.getLogger("services.ingest")
 
@@ -50,8 +51,17 @@ def main() -> int:
     metrics_server = MetricsServer(settings.metrics_host, port, health=health).start()
     lag = LagMonitor(settings, group_id(settings), [settings.topics.raw], metrics.LAG).start()
     raw_producer = RawProducer(settings)
+    access = Access(  # a token (401 without it) and TLS for POST /articles, when configured
+        token=settings.http_token,
+        certfile=settings.http_certfile,
+        keyfile=settings.http_keyfile,
+    )
     api = ArticlesApi(
-        settings.http_host, settings.http_port, settings.max_body_bytes, raw_producer.submit
+        settings.http_host,
+        settings.http_port,
+        settings.max_body_bytes,
+        raw_producer.submit,
+        access=access,
     ).start()
     feeds = None
     if config.feeds:
@@ -63,11 +73,13 @@ def main() -> int:
             ready=worker.ready,  # poll once the dedup state is replayed
         )
     log.info(
-        "ingest: metrics on %s:%d, POST /articles on %s:%d",
+        "ingest: metrics on %s:%d, POST /articles on %s://%s:%d (%s)",
         settings.metrics_host,
         port,
+        "https" if settings.http_certfile else "http",
         settings.http_host,
         api.port,
+        "token required" if settings.http_token else "no token",
     )
 
     def shutdown(signum: int, _frame: FrameType | None) -> None:

@@ -5,6 +5,7 @@ with only the ACLs `shared.acls` grants it; tests read and set up as the admin u
 
 from __future__ import annotations
 
+import ssl
 import subprocess
 import sys
 import time
@@ -34,6 +35,7 @@ from tests.alerting.factories import T0, enriched, signal
 from tests.alerting.kafka_helpers import health, produce
 from tests.alerting.test_faults import RULES, dead_letters
 from tests.conftest import ROOT, SEEDS, settings_env, wait_for
+from tests.ingest.test_http_access import ARTICLE, TOKEN, make_cert, request
 from tests.security.conftest import SecureBroker, ports
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -63,18 +65,36 @@ def service_ports(**extra: str) -> dict[str, str]:
 
 
 def test_the_pipeline_works_end_to_end_over_sasl_ssl(
-    secure_broker: SecureBroker, start_service: Any
+    secure_broker: SecureBroker, start_service: Any, tmp_path: Path
 ) -> None:
     p = prefix()
     secure_broker.acls("grant", "--prefix", p)
     admin = secure_broker.settings("admin", p)
     ensure_topics(admin)  # the admin makes the pipeline's topics; services only their own
+    cert, key = make_cert(tmp_path)  # ingest's HTTP API: HTTPS and a token, as deployed
+    http = {
+        "BRINK_HTTP_TOKEN": TOKEN,
+        "BRINK_HTTP_CERTFILE": str(cert),
+        "BRINK_HTTP_KEYFILE": str(key),
+    }
     services = [
-        start_service(name, secure_broker.settings(name, p), wait=False, **service_ports())
+        start_service(
+            name,
+            secure_broker.settings(name, p),
+            wait=False,
+            **service_ports(**(http if name == "ingest" else {})),
+        )
         for name in ("ingest", "enrichment", "alerting")
     ]
     for svc in services:
         svc.wait_healthy(timeout=120)
+
+    http_port = int(services[0].env["BRINK_HTTP_PORT"])
+    trust = ssl.create_default_context(cafile=str(cert))
+    json = {"Content-Type": "application/json"}
+    assert request(http_port, "POST", "/articles", json, body=ARTICLE, tls=trust).status == 401
+    auth = {**json, "Authorization": f"Bearer {TOKEN}"}
+    assert request(http_port, "POST", "/articles", auth, body=ARTICLE, tls=trust).status == 202
 
     publisher = secure_broker.settings("publisher", p)
     producer = KafkaProducer(**publisher.kafka_python())
