@@ -120,7 +120,8 @@ def check_kafka(settings: Settings, timeout: float = CHECK_SECONDS) -> str | Non
     kafka_log.removeHandler(capture)
     kafka_log.setLevel(saved[0])
     kafka_log.propagate = saved[1]
-    return f"no Kafka broker answered at {server} within {timeout:.0f} s"
+    last = f" (last error: {seen[-1]})" if seen else ""
+    return f"no Kafka broker answered at {server} within {timeout:.0f} s{last}"
 
 
 def is_definitive(exc: BaseException) -> bool:
@@ -182,7 +183,8 @@ def explain(errors: Sequence[BaseException], sec: KafkaSecurity, server: str) ->
         isinstance(e, kafka_errors.KafkaConnectionError) for e in errors
     ):
         return (
-            f"the broker at {server} closed every connection made with {sec.describe()}: "
-            "does this listener expect another BRINK_SECURITY_PROTOCOL?"
+            f"the broker at {server} closed every connection made with {sec.describe()} "
+            f"({disconnects} tries) before answering: does this listener expect another "
+            "BRINK_SECURITY_PROTOCOL?"
         )
     return None
