@@ -182,9 +182,10 @@ def explain(errors: Sequence[BaseException], sec: KafkaSecurity, server: str) ->
     if disconnects >= 3 and disconnects == sum(
         isinstance(e, kafka_errors.KafkaConnectionError) for e in errors
     ):
+        guess = "wrong user or password, or " if sec.sasl else ""
         return (
             f"the broker at {server} closed every connection made with {sec.describe()} "
-            f"({disconnects} tries) before answering: does this listener expect another "
+            f"({disconnects} tries) before answering: {guess}a listener that expects another "
             "BRINK_SECURITY_PROTOCOL?"
         )
     return None
