@@ -18,6 +18,7 @@ import os
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from shared.topics import Topics
 
@@ -102,7 +103,7 @@ def markdown(prefix: str = "") -> str:
     return "\n".join(rows) + "\n"
 
 
-def _bindings(items: Sequence[Grant]) -> list[object]:
+def _bindings(items: Sequence[Grant]) -> list[Any]:
     from kafka.admin import (
         ACL,
         ACLOperation,
@@ -112,7 +113,7 @@ def _bindings(items: Sequence[Grant]) -> list[object]:
         ResourceType,
     )
 
-    out: list[object] = []
+    out: list[Any] = []
     for g in items:
         pattern = ResourcePattern(
             ResourceType.TOPIC if g.resource == "topic" else ResourceType.GROUP,
@@ -144,11 +145,11 @@ def apply(items: Sequence[Grant], *, revoke: bool = False) -> int:
         if revoke:
             filters = [
                 ACLFilter(
-                    principal=a.principal,  # type: ignore[attr-defined]
-                    host=a.host,  # type: ignore[attr-defined]
-                    operation=a.operation,  # type: ignore[attr-defined]
-                    permission_type=a.permission_type,  # type: ignore[attr-defined]
-                    resource_pattern=a.resource_pattern,  # type: ignore[attr-defined]
+                    principal=a.principal,
+                    host=a.host,
+                    operation=a.operation,
+                    permission_type=a.permission_type,
+                    resource_pattern=a.resource_pattern,
                 )
                 for a in acls
             ]
