@@ -27,6 +27,7 @@ other server built on `BackgroundServer` (the console) passes its own `Access`.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import logging
 import socket
@@ -89,8 +90,10 @@ class Access:
         if self.token is None or path in self.open_paths:
             return True
         scheme, _, given = authorization.partition(" ")
-        # compare_digest: the time taken does not depend on how much of the token matched
-        ok = hmac.compare_digest(given.strip().encode(), self.token.encode())
+        # Digests of equal length compared with compare_digest: the time taken tells neither
+        # how much of the token matched nor how long it is.
+        given_digest = hashlib.sha256(given.strip().encode()).digest()
+        ok = hmac.compare_digest(given_digest, hashlib.sha256(self.token.encode()).digest())
         return ok and scheme.lower() == "bearer"
 
 

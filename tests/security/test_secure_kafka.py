@@ -82,7 +82,10 @@ def test_the_pipeline_works_end_to_end_over_sasl_ssl(
             name,
             secure_broker.settings(name, p),
             wait=False,
-            **service_ports(**(http if name == "ingest" else {})),
+            # the Faust services get the protocol in lower case: TLS must not be dropped
+            **service_ports(
+                **(http if name == "ingest" else {"BRINK_SECURITY_PROTOCOL": "sasl_ssl"})
+            ),
         )
         for name in ("ingest", "enrichment", "alerting")
     ]
