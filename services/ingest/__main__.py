@@ -1,4 +1,6 @@
-"""``python -m services.ingest``: settings -> logging -> metrics -> Kafka worker and HTTP API."""
+"""``python -m services.ingest``: settings -> checks -> logging -> metrics -> Kafka worker and
+HTTP API. The start-up checks (`shared.preflight`) come before the rest is imported (language
+models, MinHash: seconds), so a refused password is reported at once."""
 
 from __future__ import annotations
 
@@ -7,17 +9,13 @@ import signal
 import sys
 import threading
 from types import FrameType
+from typing import TYPE_CHECKING
 
-from services.ingest import metrics
-from services.ingest.config import DEFAULT_METRICS_PORT, IngestConfig
-from services.ingest.feeds import FeedPoller
-from services.ingest.http_api import ArticlesApi
-from services.ingest.worker import IngestWorker, RawProducer, group_id
 from shared import preflight
-from shared.lag import LagMonitor
 from shared.logs import configure
-from shared.metrics import MetricsServer
-from shared.webserver import Access
+
+if TYPE_CHECKING:
+    from services.ingest.worker import IngestWorker
 
 log = logging.getLogger("services.ingest")
 
@@ -36,9 +34,19 @@ def health_report(
 
 def main() -> int:
     settings = preflight.settings_or_exit("ingest")
-    config = IngestConfig.from_env()
     configure(settings.log_level)
     preflight.kafka_or_exit("ingest", settings)  # a security failure: one line, exit 2
+
+    from services.ingest import metrics
+    from services.ingest.config import DEFAULT_METRICS_PORT, IngestConfig
+    from services.ingest.feeds import FeedPoller
+    from services.ingest.http_api import ArticlesApi
+    from services.ingest.worker import IngestWorker, RawProducer, group_id
+    from shared.lag import LagMonitor
+    from shared.metrics import MetricsServer
+    from shared.webserver import Access
+
+    config = IngestConfig.from_env()
     metrics.initialise()
     worker = IngestWorker(settings, config)
     # The consumer runs in its own thread so /healthz can say when it died.
