@@ -428,7 +428,7 @@ case $cmd in
     heap="-Xms64m -Xmx256m" KAFKA_LOG_DIR=/tmp java_run "$main" "${tool_config[@]}" "$@"
     ;;
   *)
-    sed -n '2,45p' "$0"
+    sed -n '2,41p' "$0"
     exit 2
     ;;
 esac
