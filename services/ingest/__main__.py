@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import ssl
 import sys
 import threading
 from types import FrameType
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from shared import preflight
 from shared.logs import configure
+from shared.webserver import Access
 
 if TYPE_CHECKING:
     from services.ingest.worker import IngestWorker
@@ -35,6 +37,19 @@ def health_report(
 def main() -> int:
     settings = preflight.settings_or_exit("ingest")
     configure(settings.log_level)
+    access = Access(  # a token (401 without it) and TLS for POST /articles, when configured
+        token=settings.http_token,
+        certfile=settings.http_certfile,
+        keyfile=settings.http_keyfile,
+    )
+    try:
+        access.ssl_context()
+    except (OSError, ssl.SSLError) as exc:
+        preflight.refuse(
+            "ingest",
+            f"BRINK_HTTP_CERTFILE={settings.http_certfile} / BRINK_HTTP_KEYFILE="
+            f"{settings.http_keyfile}: not a usable PEM certificate and key ({exc})",
+        )
     preflight.kafka_or_exit("ingest", settings)  # a security failure: one line, exit 2
 
     from services.ingest import metrics
@@ -44,7 +59,6 @@ def main() -> int:
     from services.ingest.worker import IngestWorker, RawProducer, group_id
     from shared.lag import LagMonitor
     from shared.metrics import MetricsServer
-    from shared.webserver import Access
 
     config = IngestConfig.from_env()
     metrics.initialise()
@@ -59,11 +73,6 @@ def main() -> int:
     metrics_server = MetricsServer(settings.metrics_host, port, health=health).start()
     lag = LagMonitor(settings, group_id(settings), [settings.topics.raw], metrics.LAG).start()
     raw_producer = RawProducer(settings)
-    access = Access(  # a token (401 without it) and TLS for POST /articles, when configured
-        token=settings.http_token,
-        certfile=settings.http_certfile,
-        keyfile=settings.http_keyfile,
-    )
     api = ArticlesApi(
         settings.http_host,
         settings.http_port,
