@@ -86,8 +86,8 @@ class SecureBroker:
         return done.stdout
 
 
-@pytest.fixture(scope="session")
-def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureBroker]:
+def _start(tmp_path_factory: pytest.TempPathFactory) -> tuple[SecureBroker, str]:
+    """One `kafka.sh up --secure` on fresh ports in a fresh home: (broker, stderr if it failed)."""
     home = tmp_path_factory.mktemp("secure-kafka")
     sasl, mtls, controller = ports(3)
     env = {
@@ -109,11 +109,33 @@ def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureBr
         text=True,
         timeout=180,
     )
+    broker = SecureBroker(home, f"127.0.0.1:{sasl}", f"127.0.0.1:{mtls}", env)
+    return broker, "" if up.returncode == 0 else up.stderr
+
+
+def _down(broker: SecureBroker) -> None:
+    subprocess.run(
+        [str(KAFKA), "down", "--secure"],
+        check=False,
+        env=broker.env,
+        capture_output=True,
+        timeout=90,
+    )
+
+
+@pytest.fixture(scope="session")
+def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureBroker]:
+    broker, failed = _start(tmp_path_factory)
+    log = broker.home / "secure" / "node" / "kafka.out"
+    in_use = log.exists() and "Address already in use" in log.read_text(errors="replace")
+    if failed and (in_use or "is taken" in failed):
+        # a port seen free was taken before the JVM bound it (a client's ephemeral port, say):
+        # once more, on other ports
+        _down(broker)
+        broker, failed = _start(tmp_path_factory)
     try:
-        if up.returncode != 0:
-            pytest.fail(f"kafka.sh up --secure failed:\n{up.stderr[-3000:]}")
-        yield SecureBroker(home, f"127.0.0.1:{sasl}", f"127.0.0.1:{mtls}", env)
+        if failed:
+            pytest.fail(f"kafka.sh up --secure failed:\n{failed[-3000:]}")
+        yield broker
     finally:
-        subprocess.run(
-            [str(KAFKA), "down", "--secure"], check=False, env=env, capture_output=True, timeout=90
-        )
+        _down(broker)
