@@ -422,7 +422,7 @@ case $cmd in
       consumer-groups) main=org.apache.kafka.tools.consumer.group.ConsumerGroupCommand ;;
       api-versions) main=org.apache.kafka.tools.BrokerApiVersionsCommand ;;
       acls) main=org.apache.kafka.tools.AclCommand ;;
-      configs) main=org.apache.kafka.tools.ConfigCommand ;;
+      configs) main=kafka.admin.ConfigCommand ;;
       *) log "unknown tool $name"; exit 2 ;;
     esac
     heap="-Xms64m -Xmx256m" KAFKA_LOG_DIR=/tmp java_run "$main" "${tool_config[@]}" "$@"
