@@ -23,6 +23,7 @@ from typing import NoReturn
 
 from kafka import errors as kafka_errors
 from kafka.admin import KafkaAdminClient
+from kafka.protocol.sasl import SaslAuthenticateResponse, SaslHandshakeResponse
 
 from shared.settings import KafkaSecurity, Settings, SettingsError
 
@@ -74,6 +75,7 @@ def check_kafka(settings: Settings, timeout: float = CHECK_SECONDS) -> str | Non
     sec = settings.security()
     server = settings.bootstrap_servers
     seen: list[BaseException] = []
+    accepted = [0]  # SASL handshakes the broker accepted (it offers the mechanism)
     done = threading.Event()
     ok = threading.Event()
 
@@ -81,16 +83,22 @@ def check_kafka(settings: Settings, timeout: float = CHECK_SECONDS) -> str | Non
         def emit(self, record: logging.LogRecord) -> None:
             args = record.args if isinstance(record.args, tuple) else ()
             for arg in args:
-                if isinstance(arg, BaseException):
-                    seen.append(arg)
-                    if is_definitive(arg):
+                if isinstance(arg, SaslHandshakeResponse) and not getattr(arg, "error_code", 0):
+                    accepted[0] += 1
+                error = arg if isinstance(arg, BaseException) else refusal(arg)
+                if error is not None:
+                    seen.append(error)
+                    if is_definitive(error) or closed_after_login(seen, accepted[0]) >= 2:
                         done.set()
 
     kafka_log = logging.getLogger("kafka")
     capture = Capture(logging.DEBUG)
     saved = (kafka_log.level, kafka_log.propagate)
     kafka_log.addHandler(capture)
-    kafka_log.setLevel(logging.INFO)
+    # DEBUG: the broker's SASL answers are logged as they arrive. The broker sends a refusal
+    # and closes the connection right after; when both arrive in one read, kafka-python
+    # reports only "socket disconnected", and the answer is the one place the cause is left.
+    kafka_log.setLevel(logging.DEBUG)
     kafka_log.propagate = False  # its retries are read here, not printed
 
     def connect() -> None:
@@ -114,7 +122,7 @@ def check_kafka(settings: Settings, timeout: float = CHECK_SECONDS) -> str | Non
         kafka_log.setLevel(saved[0])
         kafka_log.propagate = saved[1]
         return None
-    cause = explain(seen, sec, server)
+    cause = explain(seen, sec, server, sasl_accepted=accepted[0])
     if cause is not None:
         raise KafkaSecurityError(cause)  # the client keeps retrying in its thread: we exit
     kafka_log.removeHandler(capture)
@@ -122,6 +130,33 @@ def check_kafka(settings: Settings, timeout: float = CHECK_SECONDS) -> str | Non
     kafka_log.propagate = saved[1]
     last = f" (last error: {seen[-1]})" if seen else ""
     return f"no Kafka broker answered at {server} within {timeout:.0f} s{last}"
+
+
+def refusal(response: object) -> BaseException | None:
+    """The error a SASL answer from the broker carries, if it is one."""
+    code = getattr(response, "error_code", 0)
+    if not code:
+        return None
+    if isinstance(response, SaslAuthenticateResponse):
+        message = str(getattr(response, "error_message", "") or "")
+        failed: BaseException = kafka_errors.SaslAuthenticationFailedError(message)
+        return failed
+    if isinstance(response, SaslHandshakeResponse):
+        error_type: type[BaseException] = kafka_errors.for_code(code)
+        return error_type()
+    return None
+
+
+def closed_after_login(errors: Sequence[BaseException], sasl_accepted: int) -> int:
+    """Connections the broker closed after it had accepted the SASL mechanism: it does so when
+    the credentials are refused, sending its refusal and closing at once; when both arrive in one
+    read, kafka-python drops the refusal and reports only "socket disconnected"."""
+    if not sasl_accepted:
+        return 0
+    return sum(
+        isinstance(e, kafka_errors.KafkaConnectionError) and "socket disconnected" in str(e)
+        for e in errors
+    )
 
 
 def is_definitive(exc: BaseException) -> bool:
@@ -139,12 +174,15 @@ def is_definitive(exc: BaseException) -> bool:
 _VERIFY = re.compile(r"certificate verify failed: ([^(]+)")
 
 
-def explain(errors: Sequence[BaseException], sec: KafkaSecurity, server: str) -> str | None:
-    """The security failure among ``errors`` as one sentence, or None if there is none."""
+def explain(
+    errors: Sequence[BaseException], sec: KafkaSecurity, server: str, *, sasl_accepted: int = 0
+) -> str | None:
+    """The security failure among ``errors`` as one sentence, or None if there is none.
+    ``sasl_accepted``: how many SASL handshakes the broker accepted meanwhile."""
     texts = [str(e) for e in errors]
-    for exc in errors:
-        if isinstance(exc, kafka_errors.SaslAuthenticationFailedError):
-            return f"authentication failed for user {sec.username} ({sec.mechanism}) at {server}"
+    refused = any(isinstance(e, kafka_errors.SaslAuthenticationFailedError) for e in errors)
+    if refused or (sec.sasl and closed_after_login(errors, sasl_accepted) >= 2):
+        return f"authentication failed for user {sec.username} ({sec.mechanism}) at {server}"
     for exc in errors:
         if isinstance(exc, kafka_errors.UnsupportedSaslMechanismError):
             return (

@@ -241,8 +241,8 @@ ssl.principal.mapping.rules=RULE:^CN=([a-zA-Z0-9._-]+)\$/\$1/,DEFAULT
 sasl.enabled.mechanisms=SCRAM-SHA-512
 listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512
 listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
-# A failed login is answered, then closed a second later (default 100 ms): a busy client still
-# reads why (instead of a reset connection), and password guessing slows down.
+# A failed login is answered a second later (default 100 ms), the connection closed right
+# after the answer: password guessing slows down.
 connection.failed.authentication.delay.ms=1000
 authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
 allow.everyone.if.no.acl.found=false
