@@ -19,11 +19,16 @@ import re
 import sys
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import NoReturn
 
 from kafka import errors as kafka_errors
 from kafka.admin import KafkaAdminClient
-from kafka.protocol.sasl import SaslAuthenticateResponse, SaslHandshakeResponse
+from kafka.protocol.sasl import (
+    SaslAuthenticateResponse,
+    SaslHandshakeRequest,
+    SaslHandshakeResponse,
+)
 
 from shared.settings import KafkaSecurity, Settings, SettingsError
 
@@ -75,7 +80,7 @@ def check_kafka(settings: Settings, timeout: float = CHECK_SECONDS) -> str | Non
     sec = settings.security()
     server = settings.bootstrap_servers
     seen: list[BaseException] = []
-    accepted = [0]  # SASL handshakes the broker accepted (it offers the mechanism)
+    sasl = SaslProgress()
     done = threading.Event()
     ok = threading.Event()
 
@@ -83,12 +88,11 @@ def check_kafka(settings: Settings, timeout: float = CHECK_SECONDS) -> str | Non
         def emit(self, record: logging.LogRecord) -> None:
             args = record.args if isinstance(record.args, tuple) else ()
             for arg in args:
-                if isinstance(arg, SaslHandshakeResponse) and not getattr(arg, "error_code", 0):
-                    accepted[0] += 1
+                sasl.note(arg)
                 error = arg if isinstance(arg, BaseException) else refusal(arg)
                 if error is not None:
                     seen.append(error)
-                    if is_definitive(error) or closed_after_login(seen, accepted[0]) >= 2:
+                    if is_definitive(error) or (sec.sasl and sasl.inferred(seen)):
                         done.set()
 
     kafka_log = logging.getLogger("kafka")
@@ -122,7 +126,7 @@ def check_kafka(settings: Settings, timeout: float = CHECK_SECONDS) -> str | Non
         kafka_log.setLevel(saved[0])
         kafka_log.propagate = saved[1]
         return None
-    cause = explain(seen, sec, server, sasl_accepted=accepted[0])
+    cause = explain(seen, sec, server, sasl=sasl)
     if cause is not None:
         raise KafkaSecurityError(cause)  # the client keeps retrying in its thread: we exit
     kafka_log.removeHandler(capture)
@@ -147,16 +151,39 @@ def refusal(response: object) -> BaseException | None:
     return None
 
 
-def closed_after_login(errors: Sequence[BaseException], sasl_accepted: int) -> int:
-    """Connections the broker closed after it had accepted the SASL mechanism: it does so when
-    the credentials are refused, sending its refusal and closing at once; when both arrive in one
-    read, kafka-python drops the refusal and reports only "socket disconnected"."""
-    if not sasl_accepted:
-        return 0
-    return sum(
-        isinstance(e, kafka_errors.KafkaConnectionError) and "socket disconnected" in str(e)
-        for e in errors
-    )
+@dataclass
+class SaslProgress:
+    """How far SASL got, from kafka-python's debug log. Kafka refuses a mechanism or a login
+    by answering and closing the connection at once; when both arrive in one read,
+    kafka-python handles the close first, drops the answer and reports only "socket
+    disconnected". Where the connections were closed tells what was refused."""
+
+    asked: int = 0  # SaslHandshake requests sent
+    accepted: int = 0  # ... that the broker accepted (it offers the mechanism)
+    _noted: set[int] = field(default_factory=set)  # kafka-python logs each message twice
+
+    def note(self, arg: object) -> None:
+        if id(arg) in self._noted:
+            return
+        if isinstance(arg, SaslHandshakeRequest):
+            self.asked += 1
+        elif isinstance(arg, SaslHandshakeResponse) and not getattr(arg, "error_code", 0):
+            self.accepted += 1
+        else:
+            return
+        self._noted.add(id(arg))
+
+    def inferred(self, errors: Sequence[BaseException]) -> str:
+        """ "login" or "mechanism" when connections keep closing at that step, else ""."""
+        closed = sum(
+            isinstance(e, kafka_errors.KafkaConnectionError) and "socket disconnected" in str(e)
+            for e in errors
+        )
+        if closed < 2:
+            return ""
+        if self.accepted:
+            return "login"
+        return "mechanism" if self.asked >= 2 else ""
 
 
 def is_definitive(exc: BaseException) -> bool:
@@ -175,20 +202,29 @@ _VERIFY = re.compile(r"certificate verify failed: ([^(]+)")
 
 
 def explain(
-    errors: Sequence[BaseException], sec: KafkaSecurity, server: str, *, sasl_accepted: int = 0
+    errors: Sequence[BaseException],
+    sec: KafkaSecurity,
+    server: str,
+    *,
+    sasl: SaslProgress | None = None,
 ) -> str | None:
     """The security failure among ``errors`` as one sentence, or None if there is none.
-    ``sasl_accepted``: how many SASL handshakes the broker accepted meanwhile."""
+    ``sasl``: how far SASL got meanwhile."""
     texts = [str(e) for e in errors]
+    inferred = sasl.inferred(errors) if sasl is not None and sec.sasl else ""
     refused = any(isinstance(e, kafka_errors.SaslAuthenticationFailedError) for e in errors)
-    if refused or (sec.sasl and closed_after_login(errors, sasl_accepted) >= 2):
+    if refused or inferred == "login":
         return f"authentication failed for user {sec.username} ({sec.mechanism}) at {server}"
-    for exc in errors:
-        if isinstance(exc, kafka_errors.UnsupportedSaslMechanismError):
-            return (
-                f"the broker at {server} does not accept SASL mechanism {sec.mechanism} "
-                "(BRINK_SASL_MECHANISM)"
-            )
+    if any(isinstance(e, kafka_errors.UnsupportedSaslMechanismError) for e in errors):
+        return (
+            f"the broker at {server} does not accept SASL mechanism {sec.mechanism} "
+            "(BRINK_SASL_MECHANISM)"
+        )
+    if inferred == "mechanism":  # or the listener takes no SASL at all: it closes just the same
+        return (
+            f"the broker at {server} does not accept SASL mechanism {sec.mechanism} "
+            "(BRINK_SASL_MECHANISM), or takes no SASL on this listener (BRINK_SECURITY_PROTOCOL)"
+        )
     for text in texts:
         if "CERTIFICATE_VERIFY_FAILED" in text:
             match = _VERIFY.search(text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from kafka import errors
 
-from shared.preflight import explain
+from shared.preflight import SaslProgress, explain
 from shared.settings import KafkaSecurity
 
 SCRAM = KafkaSecurity("SASL_SSL", "SCRAM-SHA-512", "ingest", "pw", cafile="/ca.pem")
@@ -22,10 +22,15 @@ def test_a_refusal_names_the_user_and_mechanism() -> None:
 
 def test_closed_after_the_mechanism_was_accepted_is_a_refused_login() -> None:
     """The broker sends its refusal and closes at once; kafka-python may drop the refusal."""
-    assert explain([GONE, GONE], SCRAM, SERVER, sasl_accepted=2) == (
+    login = SaslProgress(asked=2, accepted=2)
+    assert explain([GONE, GONE], SCRAM, SERVER, sasl=login) == (
         "authentication failed for user ingest (SCRAM-SHA-512) at 127.0.0.1:9093"
     )
-    closed = explain([GONE, GONE, GONE], SCRAM, SERVER, sasl_accepted=0)
+    mechanism = SaslProgress(asked=2, accepted=0)
+    assert "does not accept SASL mechanism SCRAM-SHA-512" in str(
+        explain([GONE, GONE], SCRAM, SERVER, sasl=mechanism)
+    )
+    closed = explain([GONE, GONE, GONE], SCRAM, SERVER, sasl=SaslProgress())
     assert closed is not None and closed.startswith("the broker at 127.0.0.1:9093 closed every")
 
 

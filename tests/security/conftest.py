@@ -32,14 +32,19 @@ def _taken(port: int) -> bool:
     return False
 
 
+_GIVEN: set[int] = set()  # handed out this session: a service may not have bound it yet
+
+
 def ports(n: int) -> list[int]:
-    """``n`` free ports from ``BRINK_SECURE_TEST_PORTS`` (default 39300-39399)."""
+    """``n`` free ports from ``BRINK_SECURE_TEST_PORTS`` (default 39300-39399), none of them
+    handed out before in this session."""
     low, high = map(int, os.environ.get("BRINK_SECURE_TEST_PORTS", "39300-39399").split("-"))
-    candidates = list(range(low, high + 1))
+    candidates = [p for p in range(low, high + 1) if p not in _GIVEN]
     random.shuffle(candidates)
     free = [p for p in candidates if not _taken(p)][:n]
     if len(free) < n:
         pytest.fail(f"fewer than {n} free ports in {low}-{high}")
+    _GIVEN.update(free)
     return free
 
 
