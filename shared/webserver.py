@@ -14,17 +14,28 @@ answer, on a kept-alive connection) to send a complete request head, then it is 
 a handler that reads a body gives it ``body_timeout`` seconds (`read_body`); past
 ``max_connections`` open connections a new one gets ``503`` with ``Retry-After`` and is closed;
 the listen backlog is ``backlog``; blocking work runs on at most ``workers`` threads.
+
+Access (`Access`, optional): a bearer token every request must carry in
+``Authorization: Bearer <token>`` (compared in constant time; 401 with ``WWW-Authenticate``
+otherwise, before any body is read), except on ``open_paths`` (``/healthz`` and ``/metrics``
+by default: probes and Prometheus scrape without secrets, and those paths reveal only counts);
+and TLS when a certificate is given (the TLS handshake gets ``head_timeout`` too). Ingest's
+``POST /articles`` uses it (``BRINK_HTTP_TOKEN``, ``BRINK_HTTP_CERTFILE``/``KEYFILE``); any
+other server built on `BackgroundServer` (the console) passes its own `Access`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from aiohttp import hdrs, web
@@ -49,6 +60,60 @@ class Limits:
     workers: int = 2  # threads for blocking work (`BackgroundServer.run_blocking`)
     lingering_time: float = 2.0  # seconds to drain an unread body before closing
     retry_after_seconds: int = 1
+
+
+OPEN_PATHS = frozenset({"/healthz", "/metrics"})
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """Who may use a server, and over what. ``token`` None: anyone who can connect (bind to
+    an internal address). ``certfile`` (PEM, the chain; ``keyfile`` unless the key is in it):
+    HTTPS instead of HTTP."""
+
+    token: str | None = field(default=None, repr=False)
+    open_paths: frozenset[str] = OPEN_PATHS
+    certfile: str | None = None
+    keyfile: str | None = None
+    realm: str = "brink"
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        if not self.certfile:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(self.certfile, self.keyfile)
+        return context
+
+    def allows(self, path: str, authorization: str) -> bool:
+        """Whether a request for ``path`` with this ``Authorization`` header may proceed."""
+        if self.token is None or path in self.open_paths:
+            return True
+        scheme, _, given = authorization.partition(" ")
+        # Digests of equal length compared with compare_digest: the time taken tells neither
+        # how much of the token matched nor how long it is.
+        given_digest = hashlib.sha256(given.strip().encode()).digest()
+        ok = hmac.compare_digest(given_digest, hashlib.sha256(self.token.encode()).digest())
+        return ok and scheme.lower() == "bearer"
+
+
+def _access_middleware(access: Access) -> Any:
+    challenge = f'Bearer realm="{access.realm}"'
+
+    @web.middleware
+    async def check(request: web.Request, handler: Any) -> web.StreamResponse:
+        if access.allows(request.path, request.headers.get(hdrs.AUTHORIZATION, "")):
+            return await handler(request)  # type: ignore[no-any-return]
+        log.info("401 for %s %s from %s", request.method, request.path, request.remote)
+        resp = web.json_response(
+            {"error": "unauthorized", "detail": "send Authorization: Bearer <token>"},
+            status=401,
+            headers={hdrs.WWW_AUTHENTICATE: challenge},
+        )
+        resp.force_close()  # the body, if any, is not read
+        return resp
+
+    return check
 
 
 class BodyTimeoutError(Exception):
@@ -127,11 +192,17 @@ class _CappedSite(web.SockSite):
     """A listening socket whose protocol factory refuses connections past the cap."""
 
     def __init__(
-        self, runner: web.AppRunner, sock: socket.socket, limits: Limits, kwargs: dict[str, Any]
+        self,
+        runner: web.AppRunner,
+        sock: socket.socket,
+        limits: Limits,
+        kwargs: dict[str, Any],
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         super().__init__(runner, sock, backlog=limits.backlog)
         self.limits = limits
         self.handler_kwargs = kwargs
+        self.tls = tls
 
     async def start(self) -> None:
         await web.BaseSite.start(self)  # registers the site (SockSite.start would listen)
@@ -154,7 +225,12 @@ class _CappedSite(web.SockSite):
             open_ += 1
             return _Handler(server, loop=loop, on_lost=lost, **kwargs)
 
-        self._server = await loop.create_server(protocol, sock=self._sock, backlog=limits.backlog)
+        extra: dict[str, Any] = {}
+        if self.tls is not None:  # a client slow to finish its handshake is cut like a slow head
+            extra = {"ssl": self.tls, "ssl_handshake_timeout": limits.head_timeout}
+        self._server = await loop.create_server(
+            protocol, sock=self._sock, backlog=limits.backlog, **extra
+        )
 
 
 async def _server_header(_request: web.Request, response: web.StreamResponse) -> None:
@@ -184,9 +260,13 @@ class BackgroundServer:
         *,
         name: str,
         warm_up: Callable[[], None] | None = None,
+        access: Access | None = None,
     ) -> None:
         self._warm_up = warm_up
-        self.app = web.Application(client_max_size=limits.max_body_bytes)
+        self.access = access or Access()
+        self._tls = self.access.ssl_context()  # a bad certificate fails here, at once
+        middlewares = [_access_middleware(self.access)] if self.access.token else []
+        self.app = web.Application(client_max_size=limits.max_body_bytes, middlewares=middlewares)
         self.app.add_routes(routes)
         self.app.on_response_prepare.append(_server_header)
         self.limits = limits
@@ -249,7 +329,7 @@ class BackgroundServer:
         try:
             if self._warm_up is not None:
                 await self.run_blocking(self._warm_up)
-            await _CappedSite(runner, self._sock, self.limits, kwargs).start()
+            await _CappedSite(runner, self._sock, self.limits, kwargs, self._tls).start()
             self._ready.set()
             await self._stopping.wait()
         finally:

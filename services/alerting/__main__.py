@@ -1,30 +1,31 @@
-"""``python -m services.alerting``: settings -> logging -> rules -> metrics -> Faust worker."""
+"""``python -m services.alerting``: settings -> checks -> logging -> rules -> metrics -> Faust
+worker. The start-up checks (`shared.preflight`) come before Faust is imported, so a refused
+password is reported at once."""
 
 from __future__ import annotations
 
 import logging
 import sys
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-from services.alerting import metrics
-from services.alerting.app import AlertingService, worker
-from services.alerting.config import DEFAULT_METRICS_PORT, AlertingConfig
-from services.alerting.delivery import HttpReceiver, alertmanager_payload, webhook_payload
-from services.alerting.rules import RulesError, RuleSet, load_rules
-from services.alerting.silences import SilenceBook, ensure_silences_topic
-from services.alerting.topics import TopicsError, ensure_alerting_topics
-from shared.faust_app import group_instance_id
-from shared.kafka_admin import leave_group
-from shared.lag import LagMonitor
+from shared import preflight
 from shared.logs import configure
-from shared.metrics import MetricsServer
-from shared.schemas import Alert
-from shared.settings import Settings
+
+if TYPE_CHECKING:
+    from services.alerting.config import AlertingConfig
+    from services.alerting.delivery import HttpReceiver
+    from services.alerting.rules import RuleSet
+    from shared.schemas import Alert
+    from shared.settings import Settings
 
 log = logging.getLogger("services.alerting")
 
 
 def receivers(settings: Settings, config: AlertingConfig, rules: RuleSet) -> list[HttpReceiver]:
+    from services.alerting import metrics
+    from services.alerting.delivery import HttpReceiver, alertmanager_payload, webhook_payload
+
     out: list[HttpReceiver] = []
     retries, backoff = config.delivery_retries, config.delivery_backoff_seconds
     if settings.webhook_url:
@@ -58,9 +59,22 @@ def receivers(settings: Settings, config: AlertingConfig, rules: RuleSet) -> lis
 
 
 def main() -> int:
-    settings = Settings.from_env()
-    config = AlertingConfig.from_env()
+    settings = preflight.settings_or_exit("alerting")
     configure(settings.log_level)
+    preflight.kafka_or_exit("alerting", settings)  # a security failure: one line, exit 2
+
+    from services.alerting import metrics
+    from services.alerting.app import AlertingService, worker
+    from services.alerting.config import DEFAULT_METRICS_PORT, AlertingConfig
+    from services.alerting.rules import RulesError, load_rules
+    from services.alerting.silences import SilenceBook, ensure_silences_topic
+    from services.alerting.topics import TopicsError, ensure_alerting_topics
+    from shared.faust_app import group_instance_id
+    from shared.kafka_admin import leave_group
+    from shared.lag import LagMonitor
+    from shared.metrics import MetricsServer
+
+    config = AlertingConfig.from_env()
     try:
         rules = load_rules(settings.rules_path)
     except RulesError as exc:

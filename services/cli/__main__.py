@@ -6,6 +6,9 @@ import argparse
 import importlib
 import sys
 
+from shared.preflight import refuse
+from shared.settings import SettingsError
+
 # subcommand -> module under services.cli; imported only when used (spaCy loads slowly).
 COMMANDS = {
     "publish": "Publish articles from files, folders or stdin to articles.raw.",
@@ -29,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.import_module(f"services.cli.{args.command}")
     try:
         return int(module.run(args))
+    except SettingsError as exc:  # one line naming the variable, exit 2, like the services
+        refuse(args.command, str(exc))
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `brink alerts | head`

@@ -1,26 +1,31 @@
-"""``python -m services.enrichment``: settings -> logging -> spaCy -> metrics -> Faust worker."""
+"""``python -m services.enrichment``: settings -> checks -> logging -> spaCy -> metrics ->
+Faust worker. The start-up checks (`shared.preflight`) come before spaCy and Faust are even
+imported, which takes seconds: a refused password is reported at once."""
 
 from __future__ import annotations
 
 import logging
 import os
 
-from services.enrichment import bounds, metrics
-from services.enrichment.app import APP_ID, EnrichmentService, worker
-from services.enrichment.pipeline import Enricher
-from shared.faust_app import ensure_app_topics, group_instance_id
-from shared.kafka_admin import ensure_topics, leave_group
-from shared.lag import LagMonitor
+from shared import preflight
 from shared.logs import configure
-from shared.metrics import MetricsServer
-from shared.settings import Settings
 
 log = logging.getLogger("services.enrichment")
 
 
 def main() -> int:
-    settings = Settings.from_env()
+    settings = preflight.settings_or_exit("enrichment")
     configure(settings.log_level)
+    preflight.kafka_or_exit("enrichment", settings)  # a security failure: one line, exit 2
+
+    from services.enrichment import bounds, metrics
+    from services.enrichment.app import APP_ID, EnrichmentService, worker
+    from services.enrichment.pipeline import Enricher
+    from shared.faust_app import ensure_app_topics, group_instance_id
+    from shared.kafka_admin import ensure_topics, leave_group
+    from shared.lag import LagMonitor
+    from shared.metrics import MetricsServer
+
     batch_size = int(os.environ.get("BRINK_ENRICHMENT_BATCH_SIZE", "32"))
     enricher = Enricher(batch_size=64, max_chars=bounds.MAX_ANALYSED_CHARS)
     metrics.initialise()

@@ -1,22 +1,23 @@
-"""``python -m services.ingest``: settings -> logging -> metrics -> Kafka worker and HTTP API."""
+"""``python -m services.ingest``: settings -> checks -> logging -> metrics -> Kafka worker and
+HTTP API. The start-up checks (`shared.preflight`) come before the rest is imported (language
+models, MinHash: seconds), so a refused password is reported at once."""
 
 from __future__ import annotations
 
 import logging
 import signal
+import ssl
 import sys
 import threading
 from types import FrameType
+from typing import TYPE_CHECKING
 
-from services.ingest import metrics
-from services.ingest.config import DEFAULT_METRICS_PORT, IngestConfig
-from services.ingest.feeds import FeedPoller
-from services.ingest.http_api import ArticlesApi
-from services.ingest.worker import IngestWorker, RawProducer, group_id
-from shared.lag import LagMonitor
+from shared import preflight
 from shared.logs import configure
-from shared.metrics import MetricsServer
-from shared.settings import Settings
+from shared.webserver import Access
+
+if TYPE_CHECKING:
+    from services.ingest.worker import IngestWorker
 
 log = logging.getLogger("services.ingest")
 
@@ -34,9 +35,32 @@ def health_report(
 
 
 def main() -> int:
-    settings = Settings.from_env()
-    config = IngestConfig.from_env()
+    settings = preflight.settings_or_exit("ingest")
     configure(settings.log_level)
+    access = Access(  # a token (401 without it) and TLS for POST /articles, when configured
+        token=settings.http_token,
+        certfile=settings.http_certfile,
+        keyfile=settings.http_keyfile,
+    )
+    try:
+        access.ssl_context()
+    except (OSError, ssl.SSLError) as exc:
+        preflight.refuse(
+            "ingest",
+            f"BRINK_HTTP_CERTFILE={settings.http_certfile} / BRINK_HTTP_KEYFILE="
+            f"{settings.http_keyfile}: not a usable PEM certificate and key ({exc})",
+        )
+    preflight.kafka_or_exit("ingest", settings)  # a security failure: one line, exit 2
+
+    from services.ingest import metrics
+    from services.ingest.config import DEFAULT_METRICS_PORT, IngestConfig
+    from services.ingest.feeds import FeedPoller
+    from services.ingest.http_api import ArticlesApi
+    from services.ingest.worker import IngestWorker, RawProducer, group_id
+    from shared.lag import LagMonitor
+    from shared.metrics import MetricsServer
+
+    config = IngestConfig.from_env()
     metrics.initialise()
     worker = IngestWorker(settings, config)
     # The consumer runs in its own thread so /healthz can say when it died.
@@ -50,7 +74,11 @@ def main() -> int:
     lag = LagMonitor(settings, group_id(settings), [settings.topics.raw], metrics.LAG).start()
     raw_producer = RawProducer(settings)
     api = ArticlesApi(
-        settings.http_host, settings.http_port, settings.max_body_bytes, raw_producer.submit
+        settings.http_host,
+        settings.http_port,
+        settings.max_body_bytes,
+        raw_producer.submit,
+        access=access,
     ).start()
     feeds = None
     if config.feeds:
@@ -62,11 +90,13 @@ def main() -> int:
             ready=worker.ready,  # poll once the dedup state is replayed
         )
     log.info(
-        "ingest: metrics on %s:%d, POST /articles on %s:%d",
+        "ingest: metrics on %s:%d, POST /articles on %s://%s:%d (%s)",
         settings.metrics_host,
         port,
+        "https" if settings.http_certfile else "http",
         settings.http_host,
         api.port,
+        "token required" if settings.http_token else "no token",
     )
 
     def shutdown(signum: int, _frame: FrameType | None) -> None:

@@ -39,7 +39,7 @@ from services.ingest.normalise import PROCESSING_ERROR, process
 from shared import codec, limits
 from shared.codec import DecodeError
 from shared.limits import LimitError
-from shared.webserver import BackgroundServer, BodyTimeoutError, Limits, read_body
+from shared.webserver import Access, BackgroundServer, BodyTimeoutError, Limits, read_body
 
 log = logging.getLogger(__name__)
 
@@ -238,6 +238,7 @@ class ArticlesApi:
         limits: Limits = API_LIMITS,
         max_in_flight: int = MAX_IN_FLIGHT,
         queue_timeout: float = QUEUE_TIMEOUT,
+        access: Access | None = None,
     ) -> None:
         self.max_bytes = max_bytes
         self.submit = submit
@@ -253,7 +254,13 @@ class ArticlesApi:
         ]
         self._senders = ThreadPoolExecutor(SENDERS, thread_name_prefix="http-api-send")
         self._server = BackgroundServer(
-            routes, host, port, self.limits, name="http-api", warm_up=self._warm_up
+            routes,
+            host,
+            port,
+            self.limits,
+            name="http-api",
+            warm_up=self._warm_up,
+            access=access,  # token (401) and TLS; /healthz stays open
         )
 
     @property
