@@ -17,6 +17,8 @@ class ConsoleConfig:
     host: str = "127.0.0.1"  # loopback unless a deployment says otherwise
     port: int = DEFAULT_PORT
     token: str | None = field(default=None, repr=False)  # bearer token for write actions
+    certfile: str | None = None  # PEM certificate (chain): HTTPS instead of HTTP
+    keyfile: str | None = None
     db_path: Path = Path(".cache/state/console.sqlite3")
     max_body_bytes: int = 256 * 1024
     explain: bool = True  # load the spaCy pipeline (lazily) for POST /api/explain of text
@@ -55,6 +57,8 @@ class ConsoleConfig:
             host=get("HOST") or "127.0.0.1",
             port=integer("PORT", settings.metrics_port or DEFAULT_PORT),
             token=get("TOKEN"),
+            certfile=_existing(get("CERTFILE"), "BRINK_CONSOLE_CERTFILE"),
+            keyfile=_existing(get("KEYFILE"), "BRINK_CONSOLE_KEYFILE"),
             db_path=Path(get("DB") or state / "console.sqlite3"),
             max_body_bytes=integer("MAX_BODY_BYTES", 256 * 1024),
             explain=(get("EXPLAIN") or "on") != "off",
@@ -65,3 +69,9 @@ class ConsoleConfig:
             receiver_group=get("RECEIVER_GROUP") or "brink-console-receiver",
             public_url=get("PUBLIC_URL"),
         )
+
+
+def _existing(path: str | None, name: str) -> str | None:
+    if path is not None and not Path(path).is_file():
+        raise SettingsError(f"{name}: no such file: {path}")
+    return path

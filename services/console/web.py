@@ -13,7 +13,6 @@ sees them when it reads the topic back.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import threading
 import uuid
@@ -48,7 +47,7 @@ from shared.schemas import (
     utcnow,
 )
 from shared.settings import Settings
-from shared.webserver import BackgroundServer, BodyTimeoutError, Limits, read_body
+from shared.webserver import Access, BackgroundServer, BodyTimeoutError, Limits, read_body
 
 log = logging.getLogger(__name__)
 
@@ -71,15 +70,11 @@ class HttpError(Exception):
 
 
 def token_ok(request: web.Request, token: str | None) -> bool:
-    """Whether a write request carries the console's bearer token (always, when none is set).
-    Kept apart so it can move to `shared.webserver`'s shared token option later."""
-    if not token:
-        return True
-    header = request.headers.get("Authorization", "")
-    scheme, _, given = header.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(
-        given.strip().encode(), token.encode()
-    )
+    """Whether a write request carries the console's bearer token (always, when none is set):
+    the comparison of `shared.webserver.Access`, applied to write actions only (pages and
+    reads stay open to whoever can reach the console)."""
+    access = Access(token=token or None, open_paths=frozenset())
+    return access.allows(request.path, request.headers.get("Authorization", ""))
 
 
 def parse_time(value: str | None, now: datetime) -> datetime | None:
@@ -183,7 +178,12 @@ class Console:
             body_timeout=15.0,
         )
         self.server = BackgroundServer(
-            self.routes(), config.host, config.port, limits, name="console"
+            self.routes(),
+            config.host,
+            config.port,
+            limits,
+            name="console",
+            access=Access(certfile=config.certfile, keyfile=config.keyfile),
         )
         self.server.app.middlewares.append(self._middleware)
         self.server.app.router.add_static("/static", HERE / "static")
