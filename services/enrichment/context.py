@@ -475,9 +475,9 @@ def actor_target(
         actors, targets = [*owners, *launched], [*shooters, *targets]
     if hit.pattern in ACCUSATION_PATTERNS:  # "Angola accuses South Africa of new raids"
         verb = doc[hit.start]
-        accused = [o.i for o in _objects(verb, preps=False)]
-        if accused:
-            actors, targets = accused, [*_subjects(verb), *targets]
+        charged = [o.i for o in _objects(verb, preps=False)]
+        if charged:
+            actors, targets = charged, [*_subjects(verb), *targets]
     targets += _addressees(hit, doc, words)
     start = dateline_end(head.sent)
     if start > head.sent.start:  # "LONDON, March 15 - Iran's leader ... warned": not London
