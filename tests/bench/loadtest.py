@@ -99,6 +99,9 @@ class Step:
     lag_at_end: dict[str, int] = field(default_factory=dict)
     cpu_ms_per_article: dict[str, float | None] = field(default_factory=dict)
     peak_rss_mb: dict[str, float] = field(default_factory=dict)
+    load: float = 0.0  # the machine's 1-minute load average when the step ended
+    # what the services' histograms saw over the step: label -> {n, mean, p99_le}
+    histograms: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def p99(self) -> float | None:
         """The figure the ceiling is judged on (see the module docstring)."""
@@ -116,6 +119,48 @@ def ceiling(steps: Iterable[Step], mix: str = "realistic") -> float:
     return max((s.rate for s in steps if s.mix == mix and s.within_target()), default=0.0)
 
 
+# (service, histogram, labels, what it times) for the "where time goes" table
+HISTOGRAMS: tuple[tuple[str, str, dict[str, str], str], ...] = (
+    ("ingest", "brink_ingest_queue_wait_seconds", {}, "ingest wait"),
+    ("ingest", "brink_ingest_batch_processing_seconds", {}, "ingest batch"),
+    ("enrichment", "brink_enrichment_queue_wait_seconds", {}, "enrich wait"),
+    ("enrichment", "brink_enrichment_processing_seconds", {}, "enrich batch"),
+    ("alerting", "brink_alerting_queue_wait_seconds", {"agent": "route"}, "route wait"),
+    ("alerting", "brink_alerting_processing_seconds", {"agent": "route"}, "route"),
+    ("alerting", "brink_alerting_queue_wait_seconds", {"agent": "evaluate"}, "evaluate wait"),
+    ("alerting", "brink_alerting_processing_seconds", {"agent": "evaluate"}, "evaluate"),
+)
+
+
+def buckets(text: str, name: str, labels: dict[str, str]) -> dict[float, float]:
+    """Cumulative bucket counts of one histogram, summed over other labels (e.g. ``worker``),
+    plus the sum under the key -1."""
+    out: dict[float, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != name:
+            continue
+        for sample in family.samples:
+            if any(sample.labels.get(k) != v for k, v in labels.items()):
+                continue
+            if sample.name == name + "_bucket":
+                le = float(sample.labels["le"])
+                out[le] = out.get(le, 0.0) + sample.value
+            elif sample.name == name + "_sum":
+                out[-1.0] = out.get(-1.0, 0.0) + sample.value
+    return out
+
+
+def histogram_figures(before: dict[float, float], after: dict[float, float]) -> dict[str, float]:
+    """Mean and p99 (the upper bound of the bucket it falls in) of what was observed between
+    two scrapes; empty when nothing was."""
+    delta = {le: after.get(le, 0.0) - before.get(le, 0.0) for le in after}
+    total = delta.get(float("inf"), 0.0)
+    if total <= 0:
+        return {}
+    p99 = next(le for le in sorted(k for k in delta if k >= 0) if delta[le] >= 0.99 * total)
+    return {"n": total, "mean": delta.get(-1.0, 0.0) / total, "p99_le": p99}
+
+
 def ms(value: float | None) -> str:
     return "-" if value is None else f"{value * 1000:.0f}"
 
@@ -125,9 +170,9 @@ def table(steps: Sequence[Step]) -> str:
         "| mix | rate/s | achieved/s | articles | drained | alerts "
         "| pub→alert p50/p95/p99 ms | pub→enriched p50/p95/p99 ms "
         "| stage p99 ms ingest/enrich/alert | lag at end i/e/a "
-        "| CPU ms/article i/e/a | peak RSS MB i/e/a |"
+        "| CPU ms/article i/e/a | peak RSS MB i/e/a | load |"
     )
-    rows = [head, "|" + "---|" * 12]
+    rows = [head, "|" + "---|" * 13]
     for s in steps:
         rows.append(
             f"| {s.mix} | {s.rate:g} | {s.achieved:.1f} | {s.sent} "
@@ -137,8 +182,26 @@ def table(steps: Sequence[Step]) -> str:
             f"| {'/'.join(ms(s.stage_p99.get(n)) for n in SERVICES)} "
             f"| {'/'.join(str(s.lag_at_end.get(n, '-')) for n in SERVICES)} "
             f"| {'/'.join(_num(s.cpu_ms_per_article.get(n)) for n in SERVICES)} "
-            f"| {'/'.join(f'{s.peak_rss_mb.get(n, 0):.0f}' for n in SERVICES)} |"
+            f"| {'/'.join(f'{s.peak_rss_mb.get(n, 0):.0f}' for n in SERVICES)} | {s.load:.1f} |"
         )
+    return "\n".join(rows)
+
+
+def where_time_goes(steps: Sequence[Step]) -> str:
+    """Mean (and p99 bucket bound) of each stage's queue wait and processing, in ms."""
+    labels = [h[3] for h in HISTOGRAMS]
+    rows = ["| mix | rate/s | " + " | ".join(labels) + " |", "|" + "---|" * (len(labels) + 2)]
+    for s in steps:
+        cells = []
+        for label in labels:
+            f = s.histograms.get(label) or {}
+            if not f:
+                cells.append("-")
+                continue
+            bound = f["p99_le"]
+            p99 = ">30000" if bound == float("inf") else f"≤{bound * 1000:.0f}"
+            cells.append(f"{f['mean'] * 1000:.0f} ({p99})")
+        rows.append(f"| {s.mix} | {s.rate:g} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 
@@ -424,6 +487,9 @@ class Run:
     def cpu(self) -> dict[str, float]:
         return {n: s.cpu_seconds() for n, s in self.services.items()}
 
+    def scrape(self) -> dict[str, str]:
+        return {n: s.get("/metrics")[1].decode() for n, s in self.services.items()}
+
     def step(
         self,
         tracker: Tracker,
@@ -437,6 +503,7 @@ class Run:
         payloads = self.payloads(articles, mix, max(1, round(rate * seconds)))
         step = Step(mix, rate, seconds, sent=len(payloads))
         cpu_before = self.cpu()
+        scraped_before = self.scrape()
         started = time.monotonic()
         sent = self.publish(payloads, rate)
         took = time.monotonic() - started
@@ -457,6 +524,13 @@ class Run:
         time.sleep(1.0)  # the last alerts
         step.drain_s = time.monotonic() - started - took
         cpu_after = self.cpu()
+        scraped_after = self.scrape()
+        step.load = os.getloadavg()[0]
+        for service, name, labels, label in HISTOGRAMS:
+            step.histograms[label] = histogram_figures(
+                buckets(scraped_before[service], name, labels),
+                buckets(scraped_after[service], name, labels),
+            )
         for name, s in self.services.items():
             step.peak_rss_mb[name] = peak_rss_mb(s.pids(), self.rss_seen[name])
             spent = cpu_after[name] - cpu_before[name]
@@ -499,7 +573,8 @@ def main() -> int:
     out = Path(os.environ.get("BRINK_LOAD_OUT") or ROOT / ".cache" / "loadtest" / stamp)
     out.mkdir(parents=True, exist_ok=True)
     print(f"load test: rates {rates} articles/s, {seconds:g} s each, mixes {wanted}; output {out}")
-    print("(figures depend on the machine and what else runs on it; compare within one run)")
+    print("(figures depend on the machine and what else runs on it, see the load column;")
+    print(" compare within one run)")
     all_mixes = mixes()
     run = Run(out)
     steps: list[Step] = []
@@ -524,11 +599,17 @@ def main() -> int:
     finally:
         run.stop()
     text = table(steps)
-    (out / "table.md").write_text(text + "\n")
+    split = where_time_goes(steps)
+    (out / "table.md").write_text(
+        text + "\n\nWhere time goes: mean ms (p99 bucket bound)\n\n" + split + "\n"
+    )
     (out / "results.json").write_text(json.dumps([asdict(s) for s in steps], indent=1, default=str))
     plot(steps, out / "p99.png")
     print()
     print(text)
+    print()
+    print("where time goes, from the services' histograms: mean ms (p99 bucket bound, ms)")
+    print(split)
     print(f"plot: {out / 'p99.png'}")
     print(f"ceiling_articles_per_s: {ceiling(steps):g}")
     return 0
