@@ -215,6 +215,8 @@ class Supervisor:
         self.settings = settings
         self.instance_id = instance_id
         self._dir = Path(tempfile.mkdtemp(prefix="brink-enrichment-"))
+        # what each worker runs (tests replace it with a stand-in)
+        self.command = [sys.executable, "-m", "services.enrichment"]
         self.workers = [Worker(i, self._dir / f"worker-{i}.port") for i in range(workers)]
         self._stopping = threading.Event()
         self.registry = CollectorRegistry()
@@ -261,7 +263,7 @@ class Supervisor:
         with contextlib.suppress(FileNotFoundError):
             w.port_file.unlink()
         w.proc = subprocess.Popen(
-            [sys.executable, "-m", "services.enrichment"],
+            self.command,
             env=self._env(w),
             start_new_session=True,  # Ctrl-C reaches the supervisor, which stops them in order
         )
@@ -269,7 +271,7 @@ class Supervisor:
         w.healthy_once = False
         log.info("enrichment worker %d started (pid %d)", w.index, w.proc.pid)
 
-    def _watch(self) -> int | None:
+    def watch(self) -> int | None:
         """One round: restart workers that exited. An exit code for the supervisor when a
         worker cannot start at all, else None."""
         now = time.monotonic()
@@ -339,22 +341,26 @@ class Supervisor:
         lag.start()
         code = 0
         try:
-            for w in self.workers:
-                self._start(w)
+            self.start_workers()
             while not self._stopping.wait(0.5):
-                failed = self._watch()
+                failed = self.watch()
                 if failed is not None:
                     code = failed
                     break
         finally:
-            self._stop_workers()
+            self.stop_workers()
             lag.stop()
             self.server.stop()
             shutil.rmtree(self._dir, ignore_errors=True)
         log.info("enrichment supervisor stopped (exit %d)", code)
         return code
 
-    def _stop_workers(self) -> None:
+    def start_workers(self) -> None:
+        for w in self.workers:
+            self._start(w)
+
+    def stop_workers(self) -> None:
+        """SIGTERM to every worker; those still running after `STOP_SECONDS` are killed."""
         live = [w for w in self.workers if w.alive()]
         for w in live:
             assert w.proc is not None
