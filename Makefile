@@ -10,7 +10,7 @@ STAMP := $(VENV)/.brink-setup
 KAFKA := deploy/kafka/kafka.sh
 export BRINK_BOOTSTRAP_SERVERS ?= 127.0.0.1:9092
 
-.PHONY: help setup tools kafka-up kafka-down kafka-status demo demo-status down test test-faults test-unit lint format typecheck promtool-check bench schemas lock clean
+.PHONY: help setup tools kafka-up kafka-down kafka-status demo demo-status down test test-faults test-unit lint format typecheck promtool-check bench loadtest schemas lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -77,6 +77,9 @@ promtool-check: tools ## promtool on deploy/prometheus: config, rules, rule unit
 
 bench: setup ## benchmarks on ../shared/corpus; prints figures and ratios
 	$(PY) -m tests.bench
+
+loadtest: setup kafka-up ## the pipeline at fixed rates (10..200 articles/s, two mixes): table, ceiling, plot in .cache/loadtest/ (~15 min)
+	$(PY) -m tests.bench.loadtest
 
 schemas: $(STAMP) ## regenerate schemas/*.schema.json from shared/schemas.py
 	$(PY) -m shared.jsonschema

@@ -16,7 +16,11 @@ from typing import Any
 
 MIN_WORDS = 3
 MIN_CONFIDENCE = 0.9
-SAMPLE_CHARS = 1500  # plenty for a reliable guess; the model's cost grows with length
+# The model's cost grows with the sample: 800 characters cost ingest ~0.35 ms less per article
+# than 1500 (about a third of language detection, a tenth of ingest's CPU) and give the same
+# label as 1500 on every text of the corpus (4,152 titles + bodies: 4,042 en, 110 und), and the
+# same on French, German, Spanish and Dutch news sentences. At 500 six corpus labels change.
+SAMPLE_CHARS = 800
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 

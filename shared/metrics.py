@@ -18,6 +18,23 @@ from shared.webserver import BackgroundServer, Limits
 
 HealthCheck = Callable[[], tuple[bool, dict[str, object]]]
 
+# Buckets of the per-stage latency histograms (docs/operations.md, "Where time goes"): the
+# promise is an alert within a second, so the fine steps are below 1 s and the tail reaches a
+# backlog of 30 s. Queue wait is a record's Kafka timestamp to the moment the stage consumed it;
+# processing adds the millisecond steps a cheap stage (ingest, alerting) needs.
+QUEUE_WAIT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+PROCESSING_BUCKETS = (0.001, 0.0025, 0.005, *QUEUE_WAIT_BUCKETS)
+
+
+def queue_wait(timestamp_s: float | None, now: float) -> float | None:
+    """Seconds a record waited in Kafka: from its record timestamp (CreateTime, set by the
+    producer; LogAppendTime on topics configured so) to ``now`` (wall clock, ``time.time()``).
+    None when the record has no timestamp; clock skew between hosts is clipped at 0."""
+    if timestamp_s is None or timestamp_s <= 0:
+        return None
+    return max(0.0, now - timestamp_s)
+
+
 # Prometheus, a load balancer's probe and a person with curl: 64 connections is plenty, and
 # nothing here reads a request body.
 METRICS_LIMITS = Limits(max_connections=64, max_body_bytes=1024, workers=2)

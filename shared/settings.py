@@ -92,7 +92,9 @@ class Settings:
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
     topic_prefix: str = ""
-    partitions: int = 3
+    # 12: every worker count up to 12 that divides it (1, 2, 3, 4, 6, 12) gets an even share,
+    # and a 2-core host (2 enrichment workers) is far from the limit. docs/operations.md, Scaling.
+    partitions: int = 12
     replication_factor: int = 1
     log_level: str = "INFO"
     metrics_host: str = "127.0.0.1"

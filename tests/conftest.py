@@ -110,6 +110,9 @@ def settings_env(settings: Settings, **extra: str) -> dict[str, str]:
         value = getattr(settings, f.name)
         if value is not None:
             env["BRINK_" + f.name.upper()] = str(value)
+    # One enrichment process unless a test asks for more (the service's default is one per
+    # core): tests read its metrics without a `worker` label, and the machine is shared.
+    env.setdefault("BRINK_ENRICHMENT_WORKERS", "1")
     env.update(extra)
     return env
 

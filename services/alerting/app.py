@@ -48,6 +48,7 @@ from shared import codec
 from shared.codec import DecodeError
 from shared.faust_app import make_app, send_dead_letter
 from shared.limits import LimitError, check_record_size
+from shared.metrics import queue_wait
 from shared.schemas import EnrichedArticle, utcnow
 from shared.settings import Settings
 
@@ -280,6 +281,7 @@ class AlertingService:
         """Decode, apply the rules and send the article's contributions (or its dead letter);
         returns the sends still to be acknowledged (key, value, future)."""
         started = time.perf_counter()
+        _observe_queue_wait("route", event)
         try:
             enriched = codec.decode(event.value, EnrichedArticle)
         except DecodeError as exc:
@@ -312,6 +314,7 @@ class AlertingService:
                 )
                 continue
             pending.append((key, value, future))
+        metrics.PROCESSING.labels(agent="route").observe(time.perf_counter() - started)
         return pending
 
     def _evict(self, key: str, reason: str) -> None:
@@ -357,6 +360,13 @@ class AlertingService:
 
     async def _evaluate_one(self, event: Any) -> None:
         started = time.perf_counter()
+        _observe_queue_wait("evaluate", event)
+        try:
+            await self._decide(event, started)
+        finally:
+            metrics.PROCESSING.labels(agent="evaluate").observe(time.perf_counter() - started)
+
+    async def _decide(self, event: Any, started: float) -> None:
         try:
             contribution = codec.decode(event.value, Contribution)
             outcome, new_state = self.engine.decide(contribution, utcnow(), self.silences())
@@ -399,6 +409,13 @@ class AlertingService:
         log.info("alert %s %s: %s", alert.id[:12], alert.severity.value, alert.summary)
         for receiver in self.receivers:
             receiver.submit(alert)
+
+
+def _observe_queue_wait(agent: str, event: Any) -> None:
+    """Faust's ``Message.timestamp`` is in seconds."""
+    wait = queue_wait(getattr(event.message, "timestamp", None), time.time())
+    if wait is not None:
+        metrics.QUEUE_WAIT.labels(agent=agent).observe(wait)
 
 
 def worker(service: AlertingService, loglevel: str) -> faust.Worker:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 from shared.codec import REASONS
+from shared.metrics import PROCESSING_BUCKETS, QUEUE_WAIT_BUCKETS
 
 ARTICLES = Counter(
     "brink_alerting_articles_total",
@@ -35,6 +36,21 @@ END_TO_END_LATENCY = Histogram(
     "From Article.received_at (set at ingest) to the alert being produced.",
     buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0),
 )
+QUEUE_WAIT = Histogram(
+    "brink_alerting_queue_wait_seconds",
+    "Time a record waited in Kafka before an agent took it: its timestamp to consumed, by agent"
+    " (route reads articles.enriched, evaluate reads the internal by-group topic).",
+    ["agent"],
+    buckets=QUEUE_WAIT_BUCKETS,
+)
+PROCESSING = Histogram(
+    "brink_alerting_processing_seconds",
+    "Time an agent spends on one record, by agent: route (decode, rules, hand contributions to"
+    " the producer) or evaluate (decide, produce the alert and wait for its acknowledgement).",
+    ["agent"],
+    buckets=PROCESSING_BUCKETS,
+)
+AGENTS = ("route", "evaluate")
 DEAD_LETTERED = Counter(
     "brink_alerting_dead_lettered_total",
     "Records sent unchanged to articles.deadletter, by reason.",
@@ -68,6 +84,9 @@ SEVERITIES = ("info", "warning", "critical")
 
 def initialise(rules: list[str]) -> None:
     """Create every label set at zero so rate() and alerts see the series from the start."""
+    for agent in AGENTS:
+        QUEUE_WAIT.labels(agent=agent)
+        PROCESSING.labels(agent=agent)
     for reason in ("idle", "cap"):
         GROUPS_EVICTED.labels(reason=reason)
     for reason in ("throttled", "silenced", "duplicate", "late"):

@@ -36,6 +36,7 @@ from shared import codec
 from shared.codec import DecodeError
 from shared.faust_app import fail_stop, health_of, make_app, send_dead_letter
 from shared.limits import TOO_LARGE, LimitError
+from shared.metrics import queue_wait
 from shared.schemas import Article, EnrichedArticle
 from shared.settings import Settings
 
@@ -115,6 +116,11 @@ class EnrichmentService:
         every record produced for it. Raises only when that cannot be done (the caller stops
         the process): one record's failure is that record's dead letter."""
         started = time.perf_counter()
+        taken_at = time.time()
+        for event in events:
+            wait = queue_wait(getattr(event.message, "timestamp", None), taken_at)
+            if wait is not None:
+                metrics.QUEUE_WAIT.observe(wait)
         pending: list[tuple[Any, Any]] = []  # (event, send future or None when dead-lettered)
         good: list[tuple[Any, Article]] = []
         for event in events:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from shared.metrics import QUEUE_WAIT_BUCKETS
 from shared.schemas import SignalKind
 
 DEFAULT_METRICS_PORT = 9102
@@ -18,7 +19,13 @@ DEAD_LETTERED = Counter(
 PROCESSING = Histogram(
     "brink_enrichment_processing_seconds",
     "Time to enrich one batch (decode, spaCy, encode, produce).",
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+QUEUE_WAIT = Histogram(
+    "brink_enrichment_queue_wait_seconds",
+    "Time an article waited in the articles topic: its Kafka timestamp to enrichment taking it"
+    " in a batch.",
+    buckets=QUEUE_WAIT_BUCKETS,
 )
 BATCH_SIZE = Histogram(
     "brink_enrichment_batch_size",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 from services.ingest.normalise import REASONS
+from shared.metrics import PROCESSING_BUCKETS, QUEUE_WAIT_BUCKETS
 
 RECEIVED = Counter(
     "brink_ingest_received_total",
@@ -29,6 +30,17 @@ PROCESSING = Histogram(
     "brink_ingest_processing_seconds",
     "Time to validate, normalise and deduplicate one raw record.",
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+QUEUE_WAIT = Histogram(
+    "brink_ingest_queue_wait_seconds",
+    "Time a raw record waited in articles.raw: its Kafka timestamp to ingest polling it.",
+    buckets=QUEUE_WAIT_BUCKETS,
+)
+BATCH_PROCESSING = Histogram(
+    "brink_ingest_batch_processing_seconds",
+    "Time to handle one polled batch of raw records: process each, produce, wait for the"
+    " broker's acknowledgements and commit.",
+    buckets=PROCESSING_BUCKETS,
 )
 DEDUP_EVICTED = Counter(
     "brink_ingest_dedup_evicted_total",

@@ -55,6 +55,7 @@ from services.ingest.normalise import PROCESSING_ERROR, PRODUCE_REFUSED, process
 from shared import codec, deadletter, limits
 from shared.codec import DecodeError
 from shared.kafka_admin import ensure_topics, leave_group
+from shared.metrics import queue_wait
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -265,6 +266,14 @@ class _Assignment(ConsumerRebalanceListener):  # type: ignore[misc]
         self.assigned.set()
 
 
+def _observe_queue_wait(record: Any, polled_at: float) -> None:
+    """kafka-python's ``ConsumerRecord.timestamp`` is in milliseconds (-1: none)."""
+    timestamp = getattr(record, "timestamp", None)
+    wait = queue_wait(timestamp / 1000 if timestamp is not None else None, polled_at)
+    if wait is not None:
+        metrics.QUEUE_WAIT.observe(wait)
+
+
 class IngestWorker:
     """The consume -> process -> produce -> commit loop. `run` blocks until `stop` is called."""
 
@@ -439,8 +448,13 @@ class IngestWorker:
                     self._stop.wait(poll_delay)
                     poll_delay = min(poll_delay * 2, 10.0)
                     continue
+                polled_at = time.time()
                 self._tail_state(catch_up=bool(batch))
                 if batch:
+                    started = time.perf_counter()
+                    for records in batch.values():
+                        for record in records:
+                            _observe_queue_wait(record, polled_at)
                     out: list[Out] = []
                     offsets: dict[TopicPartition, OffsetAndMetadata] = {}
                     for tp, records in batch.items():
@@ -451,6 +465,7 @@ class IngestWorker:
                     if not self._deliver(out):
                         break  # stopping mid-outage: uncommitted records are redelivered
                     self._commit(consumer, offsets)
+                    metrics.BATCH_PROCESSING.observe(time.perf_counter() - started)
                 metrics.DEDUP_ENTRIES.set(len(self.dedup))
                 if (
                     self.health.state == "starting"

@@ -29,6 +29,8 @@ AGREED_METRICS: dict[str, dict[str, str]] = {
         "brink_ingest_dead_lettered_total": "counter",
         "brink_ingest_processing_seconds": "histogram",
         "brink_ingest_consumer_lag": "gauge",
+        "brink_ingest_queue_wait_seconds": "histogram",
+        "brink_ingest_batch_processing_seconds": "histogram",
     },
     "enrichment": {
         "brink_enrichment_articles_total": "counter",
@@ -38,6 +40,7 @@ AGREED_METRICS: dict[str, dict[str, str]] = {
         "brink_enrichment_processing_seconds": "histogram",
         "brink_enrichment_batch_size": "histogram",
         "brink_enrichment_consumer_lag": "gauge",
+        "brink_enrichment_queue_wait_seconds": "histogram",
     },
     "alerting": {
         "brink_alerting_articles_total": "counter",
@@ -48,6 +51,8 @@ AGREED_METRICS: dict[str, dict[str, str]] = {
         "brink_alerting_end_to_end_latency_seconds": "histogram",
         "brink_alerting_dead_lettered_total": "counter",
         "brink_alerting_consumer_lag": "gauge",
+        "brink_alerting_queue_wait_seconds": "histogram",
+        "brink_alerting_processing_seconds": "histogram",
     },
 }
 ALL_AGREED = {name for names in AGREED_METRICS.values() for name in names}
