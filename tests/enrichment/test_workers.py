@@ -14,12 +14,10 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from kafka import KafkaProducer
 
-from shared.codec import encode
 from shared.settings import Settings
 from tests.conftest import ServiceProcess, metric_value, wait_for
-from tests.ops.test_scale_out import articles_from, read_all
+from tests.ops.test_scale_out import articles_from, publish, read_all
 
 pytestmark = pytest.mark.kafka
 
@@ -38,19 +36,6 @@ def enriched_by(svc: ServiceProcess, worker: str) -> float:
         metric_value(text, "brink_enrichment_articles_total", status=s, worker=worker)
         for s in ("ok", "skipped_language", "empty")
     )
-
-
-def publish(settings: Settings, articles: list[Any]) -> None:
-    producer = KafkaProducer(**settings.kafka_python())
-    for i, article in enumerate(articles):
-        producer.send(
-            settings.topics.articles,
-            key=article.id.encode(),
-            value=encode(article),
-            partition=i % settings.partitions,
-        )
-    producer.flush()
-    producer.close()
 
 
 def alive(pid: int) -> bool:

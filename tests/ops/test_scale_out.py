@@ -75,6 +75,20 @@ def read_all(settings: Settings, topic: str) -> list[EnrichedArticle]:
         consumer.close()
 
 
+def publish(settings: Settings, articles: list[Any]) -> None:
+    """Each article to partition ``i % partitions``, so every partition gets its share."""
+    producer = KafkaProducer(**settings.kafka_python())
+    for i, article in enumerate(articles):
+        producer.send(
+            settings.topics.articles,
+            key=article.id.encode(),
+            value=encode(article),
+            partition=i % settings.partitions,
+        )
+    producer.flush()
+    producer.close()
+
+
 def test_two_enrichment_workers_share_partitions_and_enrich_each_article_once(
     settings: Settings, corpus: dict[str, dict[str, Any]], start_service
 ) -> None:  # type: ignore[no-untyped-def]
@@ -89,16 +103,7 @@ def test_two_enrichment_workers_share_partitions_and_enrich_each_article_once(
     )
 
     articles = articles_from(corpus)
-    producer = KafkaProducer(**settings.kafka_python())
-    for i, article in enumerate(articles):
-        producer.send(
-            settings.topics.articles,
-            key=article.id.encode(),
-            value=encode(article),
-            partition=i % settings.partitions,
-        )
-    producer.flush()
-    producer.close()
+    publish(settings, articles)
 
     wait_for(
         lambda: processed(first.metrics()) + processed(second.metrics()) >= N_ARTICLES,
